@@ -1,0 +1,82 @@
+"""The ``corepy`` command line.
+
+Sub-commands live in :mod:`corepy.commands`, one module each, imported only when chosen so
+that start-up stays cheap (no construct, no pyelftools, nothing decoded until asked).
+
+Exit codes: 0 success, 1 a relocation libbpf would refuse (or poison with ``--strict``),
+2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: sub-command -> module in corepy.commands providing ``add_arguments(parser)`` and
+#: ``run(args) -> int``; the help line is kept here so ``--help`` imports nothing.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "btf": ("btf_cmd", "inspect BTF: `corepy btf dump FILE` (bpftool-compatible)"),
+    "relocate": ("relocate", "relocate a BPF object's CO-RE records for a target kernel"),
+    "explain": ("explain", "explain every CO-RE relocation decision for a target kernel"),
+}
+
+EPILOG = """\
+exit codes: 0 success; 1 a relocation failed (libbpf would refuse the object);
+            2 bad input (unreadable/malformed file, bad arguments)
+
+examples:
+  corepy btf dump /sys/kernel/btf/vmlinux --name task_struct
+  corepy relocate prog.bpf.o --target /boot/vmlinuz-6.1.0-13-amd64 -o prog.6.1.o
+  corepy explain prog.bpf.o --target linux-image-6.12.deb --json
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="corepy",
+        description="Make one compiled BPF CO-RE object run on many Linux kernels, offline.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_line) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_line, description=help_line,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(_module=module)
+        mod = importlib.import_module(f"corepy.commands.{module}")
+        mod.add_arguments(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return 2
+    mod = importlib.import_module(f"corepy.commands.{args._module}")
+    from btf.errors import BTFError
+
+    from .errors import CorepyError, RelocationError
+
+    try:
+        rc: int = mod.run(args)
+        return rc
+    except RelocationError as exc:
+        print(f"corepy: error: {exc}", file=sys.stderr)
+        return 1
+    except (BTFError, CorepyError) as exc:
+        print(f"corepy: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        name = exc.filename if exc.filename is not None else ""
+        print(f"corepy: error: {name}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

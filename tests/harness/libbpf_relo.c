@@ -667,14 +667,23 @@ static int usage(void)
 	return 2;
 }
 
+/* Can this process use bpf()?  A two-instruction socket filter answers it. */
 static int check_mode(void)
 {
-	int r = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SOCKET_FILTER, NULL);
+	struct bpf_insn insns[2];
+	int fd, err = 0;
 
+	memset(insns, 0, sizeof(insns));
+	insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K;	/* r0 = 0 */
+	insns[1].code = BPF_JMP | BPF_EXIT;
+	fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, NULL, "GPL", insns, 2, NULL);
+	if (fd < 0)
+		err = -fd;
+	else
+		close(fd);
 	printf("{\"libbpf_version\": ");
 	jstr(libbpf_version_string());
-	printf(", \"bpf_syscall\": %s, \"errno\": %d}\n", r == 1 ? "true" : "false",
-	       r < 0 ? -r : 0);
+	printf(", \"bpf_syscall\": %s, \"errno\": %d}\n", fd >= 0 ? "true" : "false", err);
 	return 0;
 }
 

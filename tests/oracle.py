@@ -411,6 +411,9 @@ _FAILED_PATCH = re.compile(r"failed to patch insn #(\d+): (-?\d+)$")
 
 
 def _strip(line: str) -> str:
+    # libbpf 1.1's "error matching candidate" format ends in "\n ": the next line starts
+    # with a space before its "libbpf: " prefix.
+    line = line.lstrip(" ")
     return line[8:] if line.startswith("libbpf: ") else line
 
 

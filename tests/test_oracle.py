@@ -349,6 +349,63 @@ def test_object_compiled_in_tmp(oracle: None, tmp_path: Path) -> None:
     assert imm(prog.insns[sizes[0].insn_index or 0]) == 120
 
 
+def _deep_target(levels: int) -> str:
+    opening = "struct { " * levels
+    closing = "}; " * levels
+    return f"struct deep {{ int a; {opening}int b; {closing}}};\nstruct deep target_deep;\n"
+
+
+DEEP_PROG = (
+    PRELUDE
+    + """
+struct deep { int a; int b; } __attribute__((preserve_access_index));
+__u64 out_b;
+SEC("raw_tp/sys_enter")
+int deep_prog(void *ctx)
+{
+    struct deep *d = (struct deep *)bpf_get_current_task();
+    out_b = BPF_CORE_READ(d, b);
+    return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+)
+
+
+def test_matching_error_too_deep(oracle: None, tmp_path: Path) -> None:
+    """A target nesting the field 70 anonymous structs deep: "error matching", -E2BIG.
+
+    libbpf 1.1's format for that message ends in a newline plus a space, so the following
+    "failed to relocate" line starts with " libbpf: "; both parsers must cope.
+    """
+    clang = shutil.which("clang-19")
+    if clang is None:
+        pytest.skip("clang-19 not installed")
+    (tmp_path / "deep.bpf.c").write_text(DEEP_PROG)
+    (tmp_path / "target.bpf.c").write_text(_deep_target(70))
+    for name in ("deep", "target"):
+        subprocess.run(
+            [clang, "-O2", "-g", "-target", "bpfel", "-c", f"{name}.bpf.c", "-o", f"{name}.o"],
+            cwd=tmp_path,
+            check=True,
+        )
+    r = libbpf_relocate(tmp_path / "deep.o", tmp_path / "target.o")
+    assert r.error is not None
+    e = r.error
+    assert (e.errno, e.program, e.section, e.relo, e.relo_err) == (
+        7,
+        "deep_prog",
+        "raw_tp/sys_enter",
+        0,
+        -7,
+    )
+    assert any(line.startswith(" libbpf: prog 'deep_prog': relo #0: failed") for line in r.log)
+    relo = r.relocation("raw_tp/sys_enter", 0)
+    assert relo.outcome == "failed" and relo.errno == 7
+    assert relo.errors[0].startswith("error matching candidate #0 <byte_off> [")
+    assert relo.errors[0].endswith(" @ offset 4): -7")
+
+
 # --------------------------------------------------------------------------------------------
 # log parsing alone (no libbpf needed): lines in libbpf 1.1's exact formats
 

@@ -270,8 +270,12 @@ long __wrap_syscall(long number, ...)
 /* ------------------------------------------------------------------ */
 /* libbpf log capture and the few lines we interpret here               */
 
+/* libbpf 1.1's "error matching candidate" format ends in "\n ", so the next line
+ * starts with a space: skip it along with the "libbpf: " prefix. */
 static const char *strip_prefix(const char *line)
 {
+	while (*line == ' ')
+		line++;
 	return strncmp(line, "libbpf: ", 8) == 0 ? line + 8 : line;
 }
 

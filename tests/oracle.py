@@ -399,6 +399,7 @@ _SEC_SKIP = re.compile(
 _CAND = re.compile(r"CO-RE relocating \[\d+\] .*: found target candidate (\[\d+\] .*)$")
 _RELO = re.compile(r"prog '([^']*)': relo #(\d+): (.*)$")
 _RELO_NOHASH = re.compile(r"prog '([^']*)': relo \d+ at insn #\d+ ")
+_UNEXPECTED_KIND = re.compile(r"unexpected kind \S+ relocated, local \[\d+\], target \[\d+\]$")
 _RELO_OTHER = re.compile(r"prog '([^']*)': relo for (.*)$")
 _MATCH = re.compile(r"(matching|non-matching) candidate #(\d+) (.*)$")
 _PATCHED = re.compile(
@@ -466,6 +467,13 @@ def parse_core_log(
                     last.errors.append(line)
             else:
                 pending_msgs.append((line, is_warn))
+            continue
+        if _UNEXPECTED_KIND.match(line):
+            # logged while matching a candidate of the relocation being processed
+            if last is not None:
+                last.messages.append(line)
+                if is_warn:
+                    last.errors.append(line)
             continue
         if m := _RELO_OTHER.match(line):
             pending_msgs.append((line, is_warn))

@@ -429,9 +429,10 @@ def test_parse_core_log_edge_lines() -> None:
         "you are accessing pointers, unsigned integers, or fields of matching type and size.",
         "libbpf: prog 'q': relo #0: substituting insn #4 w/ invalid insn",
         "libbpf: prog 'q': relo #1: <enumval_value> [5] enum e::A = 1",
+        "libbpf: unexpected kind float relocated, local [38], target [41]",
         "libbpf: prog 'q': relo #1: patched insn #9 (LDIMM64) imm64 1 -> 18446744073709551615",
     ]
-    warnings = [log[3], log[4], log[5], log[6], log[7], log[11]]
+    warnings = [log[3], log[4], log[5], log[6], log[7], log[11], log[14]]
     relocs, counts = parse_core_log(log, warnings)
     assert counts == {"kprobe/x": 3, "kprobe/y": 1}
     by = {(x.section, x.relo_index): x for x in relocs}
@@ -458,3 +459,4 @@ def test_parse_core_log_edge_lines() -> None:
     neg = by[("kprobe/y", 1)]
     assert neg.outcome == "patched" and neg.new_value == 2**64 - 1  # printed unsigned
     assert neg.patches[0].kind == "LDIMM64" and neg.patches[0].field == "imm64"
+    assert neg.errors == ["unexpected kind float relocated, local [38], target [41]"]

@@ -1,0 +1,268 @@
+"""The library entry point: ``corepy.relocate(obj, target)``.
+
+One run mirrors libbpf's ``bpf_object__relocate_core``: the ``.BTF.ext`` CO-RE sections in
+order, their records in order, one calculator (so one candidate cache, with libbpf's
+pruning) for the whole object, each result applied to the instruction of the function that
+contains it. By default the first relocation libbpf would refuse raises
+:class:`~corepy.errors.RelocationError`, as libbpf stops the load there; with
+``collect_errors=True`` every record is still processed and each failure is recorded in its
+:class:`Fixup`, which is what ``corepy explain`` shows.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from .errors import CorepyError, RelocationError
+from .insn import INSN_SIZE
+from .objfile import BPFObject, CoreSite, Function
+from .relo import CoreRelo, ReloResult
+
+if TYPE_CHECKING:
+    from btf.spec import Spec
+
+    from .targets import ModulesArg, Target
+
+Outcome = Literal["patched", "poisoned", "error", "skipped"]
+
+
+class Calculator(Protocol):
+    """What the engine needs from the calculation layer (``CoreCalculator``)."""
+
+    def calc(self, relo: CoreRelo, prog_name: str) -> ReloResult: ...
+
+
+@dataclass
+class Fixup:
+    """The outcome of one CO-RE record: calculation, patch and final instruction bytes."""
+
+    relo: CoreRelo
+    #: Function containing the instruction (libbpf's ``prog '...'``), None when skipped.
+    program: str | None
+    #: Instruction index within ``program`` (libbpf's ``insn #N``); within the section
+    #: when skipped.
+    insn_idx: int
+    outcome: Outcome
+    #: The calculation's result; None when the calculation itself failed.
+    result: ReloResult | None = None
+    #: Instruction bytes before and after (16 bytes for ld_imm64), in the object's order.
+    before: bytes = b""
+    after: bytes = b""
+    #: Value found in the instruction (imm / off / imm64) before patching.
+    old_value: int | None = None
+    #: Why it was poisoned, skipped or failed: for a person to act on.
+    message: str | None = None
+    #: libbpf-style log lines for this relocation.
+    log: tuple[str, ...] = ()
+    #: The exception when ``outcome == "error"``.
+    error: RelocationError | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def insn(self) -> bytes:
+        """Final instruction bytes (unchanged bytes when the relocation failed)."""
+        return self.after or self.before
+
+
+@dataclass
+class Relocation:
+    """Everything one run produced; ``write``/``to_bytes`` give the relocated object."""
+
+    object: BPFObject
+    target: Target | None
+    fixups: list[Fixup]
+    #: Patched bytes of every executable section, by section name.
+    sections: dict[str, bytes]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no relocation failed (poisoned instructions are allowed)."""
+        return not self.errors
+
+    @property
+    def errors(self) -> list[Fixup]:
+        return [f for f in self.fixups if f.outcome == "error"]
+
+    @property
+    def poisoned(self) -> list[Fixup]:
+        return [f for f in self.fixups if f.outcome == "poisoned"]
+
+    @property
+    def programs(self) -> dict[str, bytes]:
+        """Patched instructions of every function (programs and .text subprograms)."""
+        return {f.name: self.function_code(f) for f in self.object.functions}
+
+    def function_code(self, func: Function | str) -> bytes:
+        if isinstance(func, str):
+            found = next((f for f in self.object.functions if f.name == func), None)
+            if found is None:
+                raise KeyError(func)
+            func = found
+        return self.sections[func.section][func.start : func.end]
+
+    def to_bytes(self, *, strict: bool = False) -> bytes:
+        """The relocated object; raises :class:`RelocationError` if a relocation failed
+        (or, with ``strict``, if one was poisoned)."""
+        self._check(strict)
+        from .writer import build_output
+
+        changed = {
+            name: data
+            for name, data in self.sections.items()
+            if data != self.object.section_data(name)
+        }
+        return build_output(self.object, changed)
+
+    def write(self, path: str | os.PathLike[str], *, strict: bool = False) -> None:
+        """Write the relocated object atomically; nothing is written if it cannot be built."""
+        data = self.to_bytes(strict=strict)
+        _refuse_overwriting_input(self.object.source, path)
+        from .writer import write_atomic
+
+        write_atomic(path, data)
+
+    def report(self) -> dict[str, Any]:
+        """The JSON-ready report (see docs/report-schema.md)."""
+        from .report import build_report
+
+        return build_report(self)
+
+    def _check(self, strict: bool) -> None:
+        errs = self.errors
+        if errs:
+            first = errs[0]
+            raise RelocationError(
+                f"{len(errs)} CO-RE relocation(s) failed; first: {first.message}",
+                section=None,
+            )
+        if strict and self.poisoned:
+            p = self.poisoned[0]
+            raise RelocationError(
+                f"{len(self.poisoned)} instruction(s) poisoned (--strict); first: "
+                f"prog '{p.program}' insn #{p.insn_idx}: {p.message}"
+            )
+
+
+def _refuse_overwriting_input(source: str, path: str | os.PathLike[str]) -> None:
+    try:
+        same = os.path.samefile(source, path)
+    except OSError:
+        return
+    if same:
+        raise CorepyError(f"{os.fspath(path)}: refusing to overwrite the input object")
+
+
+def open_object(obj: str | os.PathLike[str] | bytes | bytearray | BPFObject) -> BPFObject:
+    if isinstance(obj, BPFObject):
+        return obj
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return BPFObject.from_bytes(bytes(obj))
+    return BPFObject.open(obj)
+
+
+def relocate(
+    obj: str | os.PathLike[str] | bytes | BPFObject,
+    target: str | os.PathLike[str] | Spec | None = None,
+    *,
+    modules: ModulesArg = None,
+    collect_errors: bool = False,
+) -> Relocation:
+    """Relocate ``obj``'s CO-RE records against ``target`` exactly as libbpf would.
+
+    ``obj``: path or bytes of a clang BPF object. ``target``: any BTF file
+    :func:`btf.sources.load` reads, an already opened :class:`btf.Spec`, or None for the
+    running kernel (then module BTF from ``/sys/kernel/btf`` is searched too, lazily).
+    ``modules``: a directory (or list) of module BTF / ``.ko`` files, split on the target.
+    Raises :class:`RelocationError` at the first relocation libbpf would refuse, unless
+    ``collect_errors``; bad input raises ``ObjectFormatError``/``TargetError``/``BTFError``.
+    """
+    from . import targets
+
+    o = open_object(obj)
+    tgt = targets.resolve(target, modules)
+    calc: Calculator | None = None
+    if o.sites:
+        if o.btf is None:  # pragma: no cover - objfile refuses .BTF.ext without .BTF
+            raise CorepyError(f"{o.source}: CO-RE records without .BTF")
+        from .core.calc import CoreCalculator
+
+        calc = CoreCalculator(o.btf, tgt.vmlinux, tgt.modules)
+    return run(o, calc, tgt, collect_errors=collect_errors)
+
+
+def run(
+    obj: BPFObject,
+    calc: Calculator | None,
+    target: Target | None = None,
+    *,
+    collect_errors: bool = False,
+) -> Relocation:
+    """Apply ``calc`` to every CO-RE record of ``obj`` (the engine without target lookup)."""
+    from .patcher import patch_insn
+
+    sections = {s.name: bytearray(obj.elf.section_data(s)) for s in obj.exec_sections}
+    fixups: list[Fixup] = []
+    for site in obj.sites:
+        fix = _one(obj, calc, site, sections, patch_insn)
+        fixups.append(fix)
+        if fix.outcome == "error" and not collect_errors:
+            assert fix.error is not None
+            raise fix.error
+    warnings = list(target.warnings) if target is not None else []
+    rel = Relocation(obj, target, fixups, {k: bytes(v) for k, v in sections.items()}, warnings)
+    return rel
+
+
+def _one(obj: BPFObject, calc: Calculator | None, site: CoreSite,
+         sections: dict[str, bytearray], patch_insn: Any) -> Fixup:
+    relo, func = site.relo, site.function
+    sec = sections[relo.section]
+    if func is None:
+        return Fixup(
+            relo, None, site.insn_idx, "skipped",
+            before=bytes(sec[relo.insn_off : relo.insn_off + INSN_SIZE]),
+            message=(
+                f"skipped: insn #{site.insn_idx} of section '{relo.section}' belongs to no "
+                "function (libbpf: eliminated weak subprogram), so libbpf ignores this record"
+            ),
+            log=(f"sec '{relo.section}': skipping CO-RE relocation #{relo.index} for insn "
+                 f"#{site.insn_idx} belonging to eliminated weak subprogram",),
+        )
+    assert calc is not None
+    pos = relo.insn_off
+    before = bytes(sec[pos : pos + 16 if pos + 16 <= func.end else pos + 8])
+    try:
+        res = calc.calc(relo, func.name)
+    except RelocationError as exc:
+        return Fixup(relo, func.name, site.insn_idx, "error", None, before,
+                         message=str(exc), error=exc)
+    code = bytearray(sec[func.start : func.end])
+    try:
+        patch = patch_insn(code, site.insn_idx, res, func.name, obj.byteorder)
+    except RelocationError as exc:
+        return Fixup(relo, func.name, site.insn_idx, "error", res, before,
+                         message=str(exc), error=exc)
+    sec[func.start : func.end] = code
+    message = None
+    if patch.outcome == "poisoned":
+        message = patch.reason or res.reason or _poison_message(res)
+    return Fixup(relo, func.name, site.insn_idx, patch.outcome, res, patch.before, patch.after,
+                 patch.old_value, message, patch.log)
+
+
+def _poison_message(res: ReloResult) -> str:
+    spec = res.local_spec
+    if res.relo.kind == 11:  # ENUMVAL_VALUE
+        guard = "bpf_core_enum_value_exists()"
+    else:
+        guard = "bpf_core_field_exists()"
+    return (
+        f"nothing in the target matches {spec}: the instruction was replaced by a call to "
+        f"the invalid helper 0xbad2310, so the verifier rejects the program if this code is "
+        f"reachable; guard it with {guard} (or make the access match the target)"
+    )
+
+
+__all__ = ["Calculator", "Fixup", "Relocation", "open_object", "relocate", "run"]

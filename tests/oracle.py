@@ -200,7 +200,11 @@ class OracleProgram:
     name: str
     section: str
     autoload: bool
+    # True: insns are what BPF_PROG_LOAD received.  False with insns_source
+    # "after_failed_load": another program failed to load after all relocations were done,
+    # and insns is libbpf's relocated buffer for this one (bpf_program__insns()).
     submitted: bool
+    insns_source: Literal["submitted", "after_failed_load"] | None
     sec_insn_off: int | None
     orig_insn_count: int | None
     insns: tuple[bytes, ...]  # 8-byte words, host (little-endian) order
@@ -314,11 +318,13 @@ class LoadError:
     stage: str  # "open", "load" or "capture"
     errno: int
     strerror: str
-    program: str | None  # function named in "relo #N: failed to relocate"
+    # The first "prog 'P': relo #N: failed to relocate|failed to patch insn" line, or else
+    # "prog 'P': failed to load" (then relo is None): P, its section, N, libbpf's code.
+    program: str | None
     section: str | None
     relo: int | None
-    relo_err: int | None
-    failure: str | None
+    libbpf_err: int | None
+    failure: str | None  # "failed to relocate", "failed to patch insn", "failed to load"
     message: str  # all libbpf warning lines, newline separated
 
 
@@ -373,7 +379,7 @@ class OracleResult:
         """Every (program, index in its submitted insns) holding ``function``'s insn ``insn``."""
         sites = []
         for prog in self.programs.values():
-            off = prog.offset_of(function) if prog.submitted else None
+            off = prog.offset_of(function) if prog.insns else None
             if off is not None:
                 sites.append((prog.name, off + insn))
         return sites
@@ -519,6 +525,7 @@ def _program(d: dict[str, Any]) -> OracleProgram:
         section=d["section"],
         autoload=bool(d["autoload"]),
         submitted=bool(d["submitted"]),
+        insns_source=d.get("insns_source"),
         sec_insn_off=d.get("sec_insn_off"),
         orig_insn_count=d.get("orig_insn_count"),
         insns=tuple(data[i : i + 8] for i in range(0, len(data), 8)),

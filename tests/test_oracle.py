@@ -228,7 +228,7 @@ def test_field_offset_ambiguity(oracle: None) -> None:
     r = libbpf_relocate(PROGS, TARGET_AMBIG)
     assert not r.ok and r.error is not None
     e = r.error
-    assert (e.stage, e.errno, e.program, e.section, e.relo, e.relo_err) == (
+    assert (e.stage, e.errno, e.program, e.section, e.relo, e.libbpf_err) == (
         "load",
         22,
         "prog_fields",
@@ -349,6 +349,62 @@ def test_object_compiled_in_tmp(oracle: None, tmp_path: Path) -> None:
     assert imm(prog.insns[sizes[0].insn_index or 0]) == 120
 
 
+UNKNOWN_SEC_PROG = (
+    PRELUDE
+    + """
+struct tiny { int pid; } __attribute__((preserve_access_index));
+__u64 out_pid;
+SEC("no_such_prog_type")
+int bad_prog(__u64 *ctx)
+{
+    out_pid = ((struct tiny *)ctx[0])->pid;
+    return 0;
+}
+SEC("raw_tp/sys_enter")
+int good_prog(__u64 *ctx)
+{
+    out_pid = ((struct tiny *)ctx[1])->pid;
+    return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+)
+
+
+def test_program_load_failure_keeps_relocated_insns(oracle: None, tmp_path: Path) -> None:
+    """A program libbpf cannot load (unknown section) stops the load after relocation:
+    the others' relocated instructions still come back, equal to a load of them alone."""
+    clang = shutil.which("clang-19")
+    if clang is None:
+        pytest.skip("clang-19 not installed")
+    (tmp_path / "p.bpf.c").write_text(UNKNOWN_SEC_PROG)
+    (tmp_path / "t.bpf.c").write_text(TINY_TARGET)
+    for name in ("p", "t"):
+        subprocess.run(
+            [clang, "-O2", "-g", "-target", "bpfel", "-c", f"{name}.bpf.c", "-o", f"{name}.o"],
+            cwd=tmp_path,
+            check=True,
+        )
+    r = libbpf_relocate(tmp_path / "p.o", tmp_path / "t.o")
+    assert r.error is not None
+    e = r.error
+    assert (e.failure, e.program, e.section, e.relo, e.libbpf_err) == (
+        "failed to load",
+        "bad_prog",
+        "no_such_prog_type",
+        None,
+        -22,
+    )
+    assert "prog 'bad_prog': missing BPF prog type, check ELF section name" in e.message
+    good = r.programs["good_prog"]
+    assert not good.submitted and good.insns_source == "after_failed_load"
+    assert [decode_insn(w)[3] for w in good.insns if decode_insn(w)[0] == LDX_W] == [104]
+    alone = libbpf_relocate(tmp_path / "p.o", tmp_path / "t.o", only=["good_prog"])
+    assert alone.ok and alone.programs["good_prog"].insns_source == "submitted"
+    assert masked(alone.programs["good_prog"].insns) == masked(good.insns)
+    assert r.final_sites("good_prog", 1) == [("good_prog", 1)]
+
+
 def _deep_target(levels: int) -> str:
     opening = "struct { " * levels
     closing = "}; " * levels
@@ -392,7 +448,7 @@ def test_matching_error_too_deep(oracle: None, tmp_path: Path) -> None:
     r = libbpf_relocate(tmp_path / "deep.o", tmp_path / "target.o")
     assert r.error is not None
     e = r.error
-    assert (e.errno, e.program, e.section, e.relo, e.relo_err) == (
+    assert (e.errno, e.program, e.section, e.relo, e.libbpf_err) == (
         7,
         "deep_prog",
         "raw_tp/sys_enter",

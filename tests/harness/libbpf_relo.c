@@ -147,6 +147,7 @@ static struct {
 	char *core_section;	/* section whose CO-RE relocations run now */
 	struct relo_failure failure;
 	bool have_failure;
+	bool relocated;		/* a program load failed: every program was relocated */
 } G;
 
 /* ------------------------------------------------------------------ */
@@ -279,6 +280,17 @@ static const char *strip_prefix(const char *line)
 	return strncmp(line, "libbpf: ", 8) == 0 ? line + 8 : line;
 }
 
+static const struct func_entry *find_func(const char *name, const char *section)
+{
+	size_t i;
+
+	for (i = 0; i < G.funcs_len; i++)
+		if (strcmp(G.funcs[i].name, name) == 0 &&
+		    (!section || strcmp(G.funcs[i].section, section) == 0))
+			return &G.funcs[i];
+	return NULL;
+}
+
 static void interpret_line(const char *line)
 {
 	char a[512], b[512];
@@ -326,6 +338,19 @@ static void interpret_line(const char *line)
 	} else if (end = 0, sscanf(l, "prog '%511[^']': relo #%d: failed to patch insn #%u: %d%n",
 				   a, &i1, &u1, &i2, &end) == 4 && end > 0 && l[end] == '\0') {
 		G.failure.what = xstrdup("failed to patch insn");
+	} else if (end = 0, sscanf(l, "prog '%511[^']': failed to load: %d%n", a, &i2, &end) == 2 &&
+		   end > 0 && l[end] == '\0') {
+		/* printed by the program-load loop, which runs after all relocations */
+		const struct func_entry *f = find_func(a, NULL);
+
+		G.failure.what = xstrdup("failed to load");
+		G.failure.program = xstrdup(a);
+		G.failure.section = f ? xstrdup(f->section) : NULL;
+		G.failure.relo = -1;
+		G.failure.err = i2;
+		G.have_failure = true;
+		G.relocated = true;
+		return;
 	} else {
 		return;
 	}
@@ -470,17 +495,6 @@ static void jhex(const void *data, size_t len)
 	putchar('"');
 }
 
-static const struct func_entry *find_func(const char *name, const char *section)
-{
-	size_t i;
-
-	for (i = 0; i < G.funcs_len; i++)
-		if (strcmp(G.funcs[i].name, name) == 0 &&
-		    (!section || strcmp(G.funcs[i].section, section) == 0))
-			return &G.funcs[i];
-	return NULL;
-}
-
 static void print_functions(void)
 {
 	size_t i;
@@ -497,6 +511,29 @@ static void print_functions(void)
 	fputs("]", stdout);
 }
 
+/* Subprograms are appended in the order libbpf logged "added N insns". */
+static void print_subprogs(const char *name, const struct func_entry *f)
+{
+	size_t i, off = f ? f->insn_cnt : 0;
+	bool first = true;
+
+	fputs(", \"subprogs\": [", stdout);
+	for (i = 0; i < G.appends_len; i++) {
+		if (strcmp(G.appends[i].main_prog, name) != 0)
+			continue;
+		fputs(first ? "{\"name\": " : ", {\"name\": ", stdout);
+		first = false;
+		jstr(G.appends[i].sub_prog);
+		if (f)
+			printf(", \"insn_off\": %zu", off);
+		else
+			fputs(", \"insn_off\": null", stdout);
+		printf(", \"insn_count\": %zu}", G.appends[i].insn_cnt);
+		off += G.appends[i].insn_cnt;
+	}
+	fputs("]", stdout);
+}
+
 static void print_program(const struct capture *c)
 {
 	struct bpf_program *p = c->prog;
@@ -504,7 +541,6 @@ static void print_program(const struct capture *c)
 	const char *sec = bpf_program__section_name(p);
 	const struct func_entry *f = find_func(name, sec);
 	const struct btf *btf = bpf_object__btf(G.obj);
-	size_t i, off, first;
 	uint32_t k;
 
 	fputs("{\"name\": ", stdout);
@@ -518,12 +554,25 @@ static void print_program(const struct capture *c)
 	else
 		fputs(", \"sec_insn_off\": null, \"orig_insn_count\": null", stdout);
 	printf(", \"submitted\": %s", c->submitted ? "true" : "false");
-	if (!c->submitted) {
-		fputs(", \"insn_count\": 0, \"insns_hex\": null, \"subprogs\": [], "
-		      "\"func_info\": []}", stdout);
+	if (!c->submitted && G.relocated && bpf_program__autoload(p)) {
+		/* Another program's load failed after relocation: libbpf's own buffer holds
+		 * this program relocated, sanitized and with subprograms appended. */
+		size_t cnt = bpf_program__insn_cnt(p);
+
+		printf(", \"insns_source\": \"after_failed_load\", \"insn_count\": %zu, "
+		       "\"insns_hex\": ", cnt);
+		jhex(bpf_program__insns(p), cnt * sizeof(struct bpf_insn));
+		print_subprogs(name, f);
+		fputs(", \"func_info\": []}", stdout);
 		return;
 	}
-	printf(", \"insn_count\": %u, \"insns_hex\": ", c->insn_cnt);
+	if (!c->submitted) {
+		fputs(", \"insns_source\": null, \"insn_count\": 0, \"insns_hex\": null, "
+		      "\"subprogs\": [], \"func_info\": []}", stdout);
+		return;
+	}
+	printf(", \"insns_source\": \"submitted\", \"insn_count\": %u, \"insns_hex\": ",
+	       c->insn_cnt);
 	jhex(c->insns, (size_t)c->insn_cnt * sizeof(struct bpf_insn));
 	printf(", \"prog_type\": %u, \"expected_attach_type\": %u, \"attach_btf_id\": %u, "
 	       "\"prog_flags\": %u, \"kernel_name\": ", c->prog_type,
@@ -534,24 +583,7 @@ static void print_program(const struct capture *c)
 	printf(", \"submissions\": %d, \"line_info_count\": %u", c->submissions,
 	       c->line_info_cnt);
 
-	/* Subprograms are appended in the order libbpf logged "added N insns". */
-	fputs(", \"subprogs\": [", stdout);
-	off = f ? f->insn_cnt : 0;
-	first = 1;
-	for (i = 0; i < G.appends_len; i++) {
-		if (strcmp(G.appends[i].main_prog, name) != 0)
-			continue;
-		fputs(first ? "{\"name\": " : ", {\"name\": ", stdout);
-		first = 0;
-		jstr(G.appends[i].sub_prog);
-		if (f)
-			printf(", \"insn_off\": %zu", off);
-		else
-			fputs(", \"insn_off\": null", stdout);
-		printf(", \"insn_count\": %zu}", G.appends[i].insn_cnt);
-		off += G.appends[i].insn_cnt;
-	}
-	fputs("]", stdout);
+	print_subprogs(name, f);
 
 	fputs(", \"func_info\": [", stdout);
 	for (k = 0; k < c->func_info_cnt; k++) {
@@ -634,10 +666,14 @@ static void print_error(const char *stage, int err)
 	jstr(G.have_failure ? G.failure.program : NULL);
 	fputs(", \"section\": ", stdout);
 	jstr(G.have_failure ? G.failure.section : NULL);
-	if (G.have_failure)
-		printf(", \"relo\": %d, \"relo_err\": %d", G.failure.relo, G.failure.err);
+	if (G.have_failure && G.failure.relo >= 0)
+		printf(", \"relo\": %d", G.failure.relo);
 	else
-		fputs(", \"relo\": null, \"relo_err\": null", stdout);
+		fputs(", \"relo\": null", stdout);
+	if (G.have_failure)
+		printf(", \"libbpf_err\": %d", G.failure.err);
+	else
+		fputs(", \"libbpf_err\": null", stdout);
 	fputs(", \"failure\": ", stdout);
 	jstr(G.have_failure ? G.failure.what : NULL);
 	fputs(", \"message\": ", stdout);

@@ -114,8 +114,11 @@ def build_harness() -> Path:
     out = out_dir / f"libbpf_relo-{h.hexdigest()[:16]}"
     if out.exists():
         return out
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".libbpf_relo-", dir=out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".libbpf_relo-", dir=out_dir)
+    except OSError as exc:
+        raise OracleUnavailable(f"cannot write the harness build directory: {exc}") from exc
     os.close(fd)
     try:
         proc = subprocess.run(

@@ -1,0 +1,120 @@
+"""Run BPF test jobs with the pure-Python loader and print one JSON result line.
+
+The same script runs inside QEMU guests (as /corepy/guest_runner.py, started by the
+initramfs's /init) and on the host (as a subprocess, so that the process state a job changes,
+like SCHED_RESET_ON_FORK, never touches the test process). It imports only the stdlib and
+bpfload, and imports everything at the top so the initramfs builder sees every module it needs.
+
+usage: guest_runner.py JOBS.json
+JOBS.json: {"jobs": [{"name": str, "object": path, "prog": str,
+                      "prepare": bool,                 # become subreaper + SCHED_RESET_ON_FORK
+                      "set": [[section, offset, hex]],
+                      "set_proc": [[section, offset, what]],  # ppid|pid|reset_on_fork|subreaper
+                      "thread": bool}]}                # test-run from a second thread
+Output: a line "COREPY-RESULT <json>" with "uname", "pid", "comm" and "results" (per job:
+"retval", "sections" {name: hex}, "tid", or "error" and "log").
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import struct
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(1, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "examples", "pyloader"))
+
+import bpfload  # noqa: E402
+
+MARKER = "COREPY-RESULT "
+PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def prepare() -> None:
+    """Give this process a non-default bitfield state the self-check can read back."""
+    if _libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+    os.sched_setscheduler(0, os.SCHED_OTHER | os.SCHED_RESET_ON_FORK, os.sched_param(0))
+
+
+def proc_value(what: str) -> int:
+    if what == "ppid":
+        return os.getppid()
+    if what == "pid":
+        return os.getpid()
+    if what == "reset_on_fork":
+        return 1 if os.sched_getscheduler(0) & os.SCHED_RESET_ON_FORK else 0
+    if what == "subreaper":
+        val = ctypes.c_int(0)
+        _libc().prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(val), 0, 0, 0)
+        return val.value
+    raise ValueError(f"unknown process value {what!r}")
+
+
+def run_job(job: dict[str, object]) -> dict[str, object]:
+    res: dict[str, object] = {"name": job.get("name", "")}
+    try:
+        with bpfload.Object.open(str(job["object"])) as obj:
+            obj.load_into_kernel()
+            for sec, off, hexval in job.get("set", []):  # type: ignore[attr-defined]
+                obj.set_global(sec, off, bytes.fromhex(hexval))
+            for sec, off, what in job.get("set_proc", []):  # type: ignore[attr-defined]
+                obj.set_global(sec, off, struct.pack("=I", proc_value(what)))
+            out: dict[str, object] = {}
+
+            def go() -> None:
+                out["tid"] = threading.get_native_id()
+                out["retval"] = obj.run(str(job["prog"]))
+
+            if job.get("thread"):
+                t = threading.Thread(target=go, name="bpf-runner")
+                t.start()
+                t.join()
+            else:
+                go()
+            if "retval" not in out:
+                raise RuntimeError("test run did not complete")
+            res.update(out)
+            res["sections"] = {name: obj.read_global(name).hex() for name, m in obj.maps.items()
+                               if m.initial is not None}
+    except bpfload.BPFError as err:
+        res["error"] = str(err).splitlines()[0]
+        res["errno"] = err.errno
+        res["log"] = "\n".join(err.log.splitlines()[-40:])
+    except (bpfload.LoaderError, OSError, RuntimeError, ValueError, KeyError) as err:
+        res["error"] = f"{type(err).__name__}: {err}"
+    return res
+
+
+def main(argv: list[str]) -> int:
+    with open(argv[0]) as f:
+        spec = json.load(f)
+    jobs = spec["jobs"]
+    report: dict[str, object] = {}
+    try:
+        if any(j.get("prepare") for j in jobs):
+            prepare()
+        results = [run_job(j) for j in jobs]
+        report["results"] = results
+    except OSError as err:
+        report["error"] = f"prepare: {err}"
+    u = os.uname()
+    with open("/proc/self/comm") as f:
+        comm = f.read().strip()
+    report.update({"uname": {"release": u.release, "version": u.version, "machine": u.machine},
+                   "pid": os.getpid(), "ppid": os.getppid(), "comm": comm})
+    sys.stdout.write(MARKER + json.dumps(report, sort_keys=True) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

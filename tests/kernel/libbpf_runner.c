@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Reference runner: load an object with libbpf (which does the CO-RE relocation itself,
+ * against the running kernel or a BTF file), write inputs into its global data, test-run one
+ * program and print the result as one JSON line. Used to check the self-check objects pass
+ * under libbpf on the host, independently of corepy and of the Python loader.
+ *
+ * usage: libbpf_runner [--btf PATH] [--prepare] OBJ PROG [SEC:OFF:VALUE ...]
+ *   VALUE is hex bytes, or @ppid / @reset_on_fork / @subreaper (u32 of this process,
+ *   read after --prepare made this process a child subreaper with SCHED_RESET_ON_FORK).
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#ifndef SCHED_RESET_ON_FORK
+#define SCHED_RESET_ON_FORK 0x40000000
+#endif
+
+static int fail(const char *what, int err)
+{
+	printf("{\"error\": \"%s: %s\"}\n", what, strerror(err < 0 ? -err : err));
+	return 1;
+}
+
+static struct bpf_map *data_map(struct bpf_object *obj, const char *sec)
+{
+	struct bpf_map *map;
+	size_t n = strlen(sec);
+
+	bpf_object__for_each_map(map, obj) {
+		const char *name = bpf_map__name(map);
+		size_t len = strlen(name);
+
+		if (bpf_map__is_internal(map) && len >= n && !strcmp(name + len - n, sec))
+			return map;
+	}
+	return NULL;
+}
+
+static unsigned int proc_value(const char *what)
+{
+	int policy;
+	int v = 0;
+
+	if (!strcmp(what, "ppid"))
+		return (unsigned int)getppid();
+	if (!strcmp(what, "reset_on_fork")) {
+		policy = sched_getscheduler(0);
+		return (policy & SCHED_RESET_ON_FORK) ? 1 : 0;
+	}
+	if (!strcmp(what, "subreaper")) {
+		prctl(PR_GET_CHILD_SUBREAPER, &v, 0, 0, 0);
+		return (unsigned int)v;
+	}
+	fprintf(stderr, "unknown process value @%s\n", what);
+	exit(2);
+}
+
+static int set_input(struct bpf_object *obj, char *spec)
+{
+	char *sec = strtok(spec, ":"), *off_s = strtok(NULL, ":"), *val = strtok(NULL, "");
+	unsigned char buf[256];
+	struct bpf_map *map;
+	size_t size, len = 0;
+	unsigned long off;
+	char *data;
+
+	if (!sec || !off_s || !val)
+		return -EINVAL;
+	map = data_map(obj, sec);
+	if (!map)
+		return -ENOENT;
+	data = bpf_map__initial_value(map, &size);
+	off = strtoul(off_s, NULL, 0);
+	if (val[0] == '@') {
+		unsigned int v = proc_value(val + 1);
+
+		memcpy(buf, &v, sizeof(v));
+		len = sizeof(v);
+	} else {
+		for (; val[2 * len] && val[2 * len + 1] && len < sizeof(buf); len++)
+			sscanf(val + 2 * len, "%2hhx", &buf[len]);
+	}
+	if (!data || off + len > size)
+		return -ERANGE;
+	memcpy(data + off, buf, len);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+	LIBBPF_OPTS(bpf_test_run_opts, run_opts);
+	const char *secs[] = {".bss", ".data", ".rodata"};
+	struct bpf_program *prog;
+	struct bpf_object *obj;
+	int i = 1, err;
+
+	if (i + 1 < argc && !strcmp(argv[i], "--btf")) {
+		open_opts.btf_custom_path = argv[i + 1];
+		i += 2;
+	}
+	if (i < argc && !strcmp(argv[i], "--prepare")) {
+		struct sched_param sp = {0};
+
+		if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) ||
+		    sched_setscheduler(0, SCHED_OTHER | SCHED_RESET_ON_FORK, &sp))
+			return fail("prepare", errno);
+		i++;
+	}
+	if (argc - i < 2) {
+		fprintf(stderr, "usage: %s [--btf PATH] [--prepare] OBJ PROG [SEC:OFF:VALUE ...]\n",
+			argv[0]);
+		return 2;
+	}
+	obj = bpf_object__open_file(argv[i], &open_opts);
+	if (!obj)
+		return fail("open", errno);
+	for (int a = i + 2; a < argc; a++) {
+		err = set_input(obj, argv[a]);
+		if (err)
+			return fail(argv[a], err);
+	}
+	err = bpf_object__load(obj);
+	if (err)
+		return fail("load", err);
+	prog = bpf_object__find_program_by_name(obj, argv[i + 1]);
+	if (!prog)
+		return fail("no such program", ENOENT);
+	err = bpf_prog_test_run_opts(bpf_program__fd(prog), &run_opts);
+	if (err)
+		return fail("test run", err);
+	printf("{\"retval\": %u, \"pid\": %d, \"sections\": {", run_opts.retval, getpid());
+	for (unsigned int s = 0, first = 1; s < sizeof(secs) / sizeof(secs[0]); s++) {
+		struct bpf_map *map = data_map(obj, secs[s]);
+		unsigned char *val;
+		__u32 key = 0;
+
+		if (!map)
+			continue;
+		val = calloc(1, bpf_map__value_size(map));
+		if (!val || bpf_map_lookup_elem(bpf_map__fd(map), &key, val))
+			return fail("lookup", errno);
+		printf("%s\"%s\": \"", first ? "" : ", ", secs[s]);
+		for (unsigned int b = 0; b < bpf_map__value_size(map); b++)
+			printf("%02x", val[b]);
+		printf("\"");
+		first = 0;
+		free(val);
+	}
+	printf("}}\n");
+	bpf_object__close(obj);
+	return 0;
+}

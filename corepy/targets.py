@@ -10,7 +10,6 @@ kernel's modules (libbpf's ``btf_custom_path``), unless modules are given explic
 
 from __future__ import annotations
 
-import lzma
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
 SYS_BTF = "/sys/kernel/btf"
 SYS_VMLINUX = "/sys/kernel/btf/vmlinux"
 
-_MODULE_SUFFIXES = (".ko.xz", ".ko.zst", ".ko.gz", ".ko", ".btf.xz", ".btf")
+_MODULE_SUFFIXES = (".ko.xz", ".ko.zst", ".ko.gz", ".ko")
 
 PathLike = str | os.PathLike[str]
 ModulesArg = PathLike | Sequence[PathLike] | None
@@ -72,48 +71,11 @@ class _TargetBTF:
     is_module: bool = False
 
 
-def _sources() -> Any:
-    """``btf.sources`` when it is available (it reads every container format)."""
-    try:
-        import btf.sources as sources
-    except ImportError:
-        return None
-    return sources
-
-
 def load_btf(path: PathLike, base: Spec | None = None) -> Spec:
     """Any BTF file: raw, ELF ``.BTF`` (vmlinux, .ko, .o), compressed, vmlinuz, .deb."""
-    sources = _sources()
-    if sources is not None:
-        spec: Spec = sources.load(path, base=base)
-        return spec
-    return _load_minimal(path, base)
+    from btf import sources
 
-
-def _load_minimal(path: PathLike, base: Spec | None) -> Spec:
-    """Raw BTF or an ELF with ``.BTF`` (optionally .xz): enough until btf.sources exists."""
-    from btf.spec import Spec
-
-    from .objfile import ElfFile
-
-    name = os.fspath(path)
-    with open(name, "rb") as f:
-        data = f.read()
-    if data[:6] == b"\xfd7zXZ\x00":
-        try:
-            data = lzma.decompress(data)
-        except lzma.LZMAError as exc:
-            raise TargetError(f"{name}: corrupt xz data: {exc}") from None
-    if data[:2] in (b"\x9f\xeb", b"\xeb\x9f"):
-        return Spec(data, source=name, base=base)
-    if data[:4] == b"\x7fELF":
-        elf = ElfFile(data, name)
-        sec = elf.section_by_name(".BTF")
-        if sec is None:
-            raise TargetError(f"{name}: ELF file has no .BTF section")
-        return Spec(elf.section_data(sec), source=f"{name}:.BTF", base=base,
-                    ptr_size=None if base is not None else (8 if elf.elf64 else 4))
-    raise TargetError(f"{name}: not BTF (neither raw BTF nor an ELF file with .BTF)")
+    return sources.load(path, base=base)
 
 
 def module_name(path: PathLike) -> str:
@@ -129,16 +91,13 @@ def module_name(path: PathLike) -> str:
 class LazyModules:
     """Loads module BTFs on the first call, keeps them, and records skipped ones."""
 
-    def __init__(self, paths: Callable[[], list[tuple[str, str]]], base: Spec,
-                 warnings: list[str]) -> None:
-        self._paths = paths
-        self._base = base
-        self._warnings = warnings
+    def __init__(self, load: Callable[[], list[Any]]) -> None:
+        self._load = load
         self.loaded: list[Any] | None = None
 
     def __call__(self) -> Sequence[Any]:
         if self.loaded is None:
-            self.loaded = _load_modules(self._paths(), self._base, self._warnings)
+            self.loaded = self._load()
         return self.loaded
 
 
@@ -153,6 +112,7 @@ def _load_modules(items: list[tuple[str, str]], base: Spec, warnings: list[str])
             spec = load_btf(path, base=base)
             if spec.base is None:
                 raise TargetError("it is not split BTF on the target's vmlinux")
+            spec.validate()  # decode now: a corrupt module must be skipped, not fail later
         except (BTFError, CorepyError, OSError, ValueError) as exc:
             warnings.append(f"skipping module BTF {path}: {exc}")
             continue
@@ -160,13 +120,25 @@ def _load_modules(items: list[tuple[str, str]], base: Spec, warnings: list[str])
     return out
 
 
+def _is_raw_btf(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(2) in (b"\x9f\xeb", b"\xeb\x9f")
+    except OSError:
+        return False
+
+
 def _dir_modules(directory: str) -> list[tuple[str, str]]:
+    """``.ko[.xz|.zst|.gz]`` files and raw BTF files (sysfs layout) below ``directory``."""
     items = []
-    for root, _dirs, files in os.walk(directory):
+    for root, dirs, files in os.walk(directory):
+        dirs.sort()
         for f in sorted(files):
-            if f.endswith(_MODULE_SUFFIXES) or f.endswith(".raw"):
-                items.append((module_name(f), os.path.join(root, f)))
-    items.sort(key=lambda it: it[1])
+            full = os.path.join(root, f)
+            if f.endswith(_MODULE_SUFFIXES):
+                items.append((module_name(f), full))
+            elif f != "vmlinux" and _is_raw_btf(full):
+                items.append((f, full))
     return items
 
 
@@ -178,20 +150,38 @@ def _sys_modules() -> list[tuple[str, str]]:
     return [(n, os.path.join(SYS_BTF, n)) for n in names if n != "vmlinux"]
 
 
-def _module_list(modules: ModulesArg) -> tuple[str, Callable[[], list[tuple[str, str]]]]:
+def _deb_modules(path: str, base: Spec, warnings: list[str]) -> list[Any]:
+    from btf import sources
+    from btf.errors import BTFError
+
+    try:
+        found = sources.load_modules(path, base)
+    except (BTFError, OSError) as exc:
+        warnings.append(f"skipping module BTF from {path}: {exc}")
+        return []
+    return [make_target_btf(name, spec, True) for name, spec in found.items()]
+
+
+def _module_loader(
+    modules: ModulesArg, base: Spec, warnings: list[str]
+) -> tuple[str, Callable[[], list[Any]]]:
+    """(description, loader) for the user's ``modules`` argument."""
     if isinstance(modules, (str, os.PathLike)):
         p = os.fspath(modules)
         if os.path.isdir(p):
-            return p, lambda: _dir_modules(p)
+            return p, lambda: _load_modules(_dir_modules(p), base, warnings)
         if not os.path.exists(p):
             raise TargetError(f"{p}: module BTF directory or file does not exist")
-        return p, lambda: [(module_name(p), p)]
+        if p.endswith(".deb"):
+            return p, lambda: _deb_modules(p, base, warnings)
+        return p, lambda: _load_modules([(module_name(p), p)], base, warnings)
     assert modules is not None
     paths = [os.fspath(m) for m in modules]
     for p in paths:
         if not os.path.exists(p):
             raise TargetError(f"{p}: module BTF file does not exist")
-    return ", ".join(paths), lambda: [(module_name(p), p) for p in paths]
+    items = [(module_name(p), p) for p in paths]
+    return ", ".join(paths), lambda: _load_modules(items, base, warnings)
 
 
 def resolve(target: PathLike | Spec | None, modules: ModulesArg = None) -> Target:
@@ -213,22 +203,22 @@ def resolve(target: PathLike | Spec | None, modules: ModulesArg = None) -> Targe
         default_modules = False
     vmlinux = make_target_btf("vmlinux", spec, False)
     if modules is not None:
-        msource, lister = _module_list(modules)
+        msource, loader = _module_loader(modules, spec, warnings)
     elif default_modules:
-        msource, lister = SYS_BTF, _sys_modules
+        msource = SYS_BTF
+        def loader() -> list[Any]:
+            return _load_modules(_sys_modules(), spec, warnings)
     else:
         return Target(vmlinux, (), source, None, warnings)
-    return Target(vmlinux, LazyModules(lister, spec, warnings), source, msource, warnings)
+    return Target(vmlinux, LazyModules(loader), source, msource, warnings)
 
 
 def _running_kernel() -> tuple[Spec, str]:
-    sources = _sources()
-    if sources is not None and hasattr(sources, "running_kernel"):
-        spec: Spec = sources.running_kernel()
-        return spec, f"running kernel ({spec.source})"
     if not os.path.exists(SYS_VMLINUX):
         raise TargetError(
             f"no target given and the running kernel has no BTF at {SYS_VMLINUX} "
             "(CONFIG_DEBUG_INFO_BTF); pass --target with a kernel's BTF"
         )
-    return _load_minimal(SYS_VMLINUX, None), f"running kernel ({SYS_VMLINUX})"
+    from btf import sources
+
+    return sources.running_kernel(SYS_VMLINUX), f"running kernel ({SYS_VMLINUX})"

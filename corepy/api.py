@@ -210,7 +210,8 @@ def run(
         if fix.outcome == "error" and not collect_errors:
             assert fix.error is not None
             raise fix.error
-    warnings = list(target.warnings) if target is not None else []
+    # shared with the target: module BTFs skipped later (lazy loading) still show up
+    warnings = target.warnings if target is not None else []
     rel = Relocation(obj, target, fixups, {k: bytes(v) for k, v in sections.items()}, warnings)
     return rel
 

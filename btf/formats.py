@@ -89,6 +89,49 @@ def enum64_value(e: str) -> cs.Struct:
     return cs.Struct("name_off" / _U32[e], "val_lo32" / _U32[e], "val_hi32" / _U32[e])
 
 
+# Bit-level layouts of single u32 words. The hot paths use shift/mask constants
+# (btf.kinds); tests/test_formats.py checks those constants against these declarations.
+def _word_bits(e: str, bits: cs.Construct) -> cs.Construct:
+    """A u32 word of bit fields, most significant field first, in byte order ``e``."""
+    return cs.ByteSwapped(bits) if e == "<" else bits
+
+
+def btf_info_word(e: str) -> cs.Construct:
+    """``btf_type.info``: kind_flag bit 31, kind bits 24-30, vlen bits 0-23."""
+    return _word_bits(
+        e,
+        cs.BitStruct(
+            "kind_flag" / cs.Flag, "kind" / cs.BitsInteger(7), "vlen" / cs.BitsInteger(24)
+        ),
+    )
+
+
+def int_encoding_word(e: str) -> cs.Construct:
+    """INT trailing word: encoding bits 24-27, bit offset bits 16-23, nr_bits bits 0-7."""
+    return _word_bits(
+        e,
+        cs.BitStruct(
+            "unused_hi" / cs.BitsInteger(4),
+            "encoding" / cs.BitsInteger(4),
+            "offset" / cs.BitsInteger(8),
+            "unused_lo" / cs.BitsInteger(8),
+            "bits" / cs.BitsInteger(8),
+        ),
+    )
+
+
+def bitfield_member_offset(e: str) -> cs.Construct:
+    """A member's ``offset`` when the composite's kind_flag is 1: size 24-31, offset 0-23."""
+    return _word_bits(
+        e, cs.BitStruct("bitfield_size" / cs.BitsInteger(8), "bit_offset" / cs.BitsInteger(24))
+    )
+
+
+def line_col_word(e: str) -> cs.Construct:
+    """``bpf_line_info.line_col``: line number bits 10-31, column bits 0-9."""
+    return _word_bits(e, cs.BitStruct("line" / cs.BitsInteger(22), "col" / cs.BitsInteger(10)))
+
+
 #: kind number -> (single trailing record or None, per-vlen record or None)
 KIND_TRAILERS: dict[int, tuple[Any, Any]] = {
     1: (int_info, None),
@@ -192,29 +235,31 @@ STRUCTS: dict[str, Any] = {
 }
 
 
-def struct_format(decl: cs.Struct) -> str:
-    """The ``struct`` module format equivalent to a construct Struct of fixed-size fields."""
-    endian = ""
+def struct_format(decl: cs.Struct, endian: str) -> str:
+    """The ``struct`` format equivalent to a construct Struct of fixed-size integer fields.
+
+    Every field must be a FormatField in byte order ``endian`` (or a single byte, which has
+    none); anything else raises ValueError, so a declaration the hot paths cannot mirror
+    with ``struct`` is caught when ``_layouts.py`` is generated.
+    """
     codes = []
     for sub in decl.subcons:
-        fmt = sub.subcon.fmtstr  # FormatField, e.g. "<I"
-        if fmt[0] in "<>":
-            if fmt[1] not in "bB":
-                endian = fmt[0]
-            fmt = fmt[1:]
-        codes.append(fmt)
-    return (endian or "<") + "".join(codes)
+        field = sub.subcon
+        fmt = getattr(field, "fmtstr", None)
+        if not isinstance(fmt, str) or len(fmt) != 2 or fmt[0] not in "<>":
+            raise ValueError(f"field {sub.name!r} is not a fixed-size integer: {field!r}")
+        if fmt[1] not in "bB" and fmt[0] != endian:
+            raise ValueError(f"field {sub.name!r} has byte order {fmt[0]!r}, not {endian!r}")
+        codes.append(fmt[1])
+    return endian + "".join(codes)
 
 
 def derived_formats() -> dict[str, str]:
     """Name -> struct format, for both byte orders (suffix ``_LE``/``_BE``)."""
     out: dict[str, str] = {}
     for name, factory in STRUCTS.items():
-        out[f"{name}_LE"] = struct_format(factory("<"))
-        fmt_be = struct_format(factory(">"))
-        # single-byte-only layouts carry no endianness; keep an explicit order anyway
-        out[f"{name}_BE"] = ">" + fmt_be[1:]
-        out[f"{name}_LE"] = "<" + out[f"{name}_LE"][1:]
+        out[f"{name}_LE"] = struct_format(factory("<"), "<")
+        out[f"{name}_BE"] = struct_format(factory(">"), ">")
     return out
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from . import compress
 from .compress import Buffer
-from .errors import BTFFormatError, BTFNotFoundError, BTFSourceError
+from .errors import BTFError, BTFFormatError, BTFNotFoundError, BTFSourceError
 
 AR_MAGIC = b"!<arch>\n"
 _AR_HEADER = 60
@@ -149,8 +149,10 @@ class DebPackage:
                                       what=m.name, source=self.source)
         try:
             return tarfile.open(fileobj=stream, mode="r|")
-        except tarfile.TarError as exc:
-            raise BTFFormatError(f"{m.name}: not a tar archive ({exc})",
+        except BTFError:
+            raise
+        except Exception as exc:  # TarError, EOFError, lzma/zstd errors from the stream
+            raise BTFFormatError(f"{m.name}: not a readable tar archive ({exc})",
                                  source=self.source) from None
 
     def _walk(self, want: Callable[[str], bool]) -> Iterator[tuple[str, bytes]]:
@@ -172,17 +174,16 @@ class DebPackage:
                 f = tf.extractfile(info)
                 assert f is not None
                 yield path, f.read()
-        except (tarfile.TarError, EOFError, OSError) as exc:
+        except BTFError:
+            raise
+        except Exception as exc:  # TarError, EOFError, lzma/zstd errors from the stream
             raise BTFFormatError(f"{what}: corrupt or truncated ({exc})",
                                  source=self.source) from None
-        except Exception as exc:
-            if isinstance(exc, (BTFSourceError, BTFFormatError, BTFNotFoundError)):
-                raise
-            # zstandard/lzma errors surface here while tarfile reads.
-            raise BTFFormatError(f"{what}: corrupt compressed data ({exc})",
-                                 source=self.source) from None
         finally:
-            tf.close()
+            try:
+                tf.close()
+            except Exception:  # noqa: BLE001 - closing a broken stream; error already raised
+                pass
 
     def kernel_image(self) -> tuple[str, bytes]:
         """``(path, bytes)`` of the package's kernel image (``boot/vmlinuz-*`` first)."""

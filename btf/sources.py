@@ -110,6 +110,9 @@ def _open(src: Source, max_size: int) -> Iterator[tuple[Buffer, str]]:
 def _os_error(exc: OSError, path: str) -> BTFError:
     if isinstance(exc, FileNotFoundError):
         return BTFNotFoundError("no such file", source=path)
+    if isinstance(exc, IsADirectoryError):
+        return BTFSourceError("is a directory (use load_modules for module trees)",
+                              source=path)
     return BTFSourceError(f"cannot read: {exc.strerror or exc}", source=path)
 
 

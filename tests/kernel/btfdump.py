@@ -14,6 +14,7 @@ import subprocess
 from dataclasses import dataclass, field
 
 _TYPE = re.compile(r"\[(\d+)\] (\w+) '([^']*)'(.*)")
+_HEADER = re.compile(r"^\[(\d+)\] (\w+) '([^']*)'", re.M)
 _MEMBER = re.compile(r"\s+'([^']*)' (.*)")
 _KV = re.compile(r"(\w+)=(\S+)")
 _MODIFIERS = ("TYPEDEF", "CONST", "VOLATILE", "RESTRICT", "TYPE_TAG")
@@ -33,32 +34,46 @@ class BtfType:
 
 
 class BtfDump:
-    """Types of one BTF file, indexed by id and by (kind, name)."""
+    """Types of one BTF file, indexed by id and by (kind, name); a type's lines are parsed
+    only when asked for (a kernel has ~100k types and a test needs a handful)."""
 
     def __init__(self, text: str) -> None:
-        self.types: dict[int, BtfType] = {}
+        self.text = text
+        self.starts: dict[int, tuple[int, int]] = {}  # id -> (start, end) in text
         self.by_name: dict[tuple[str, str], list[int]] = {}
-        cur: BtfType | None = None
-        for line in text.splitlines():
-            m = _TYPE.match(line)
-            if m:
-                cur = BtfType(int(m.group(1)), m.group(2), m.group(3),
-                              dict(_KV.findall(m.group(4))))
-                self.types[cur.id] = cur
-                self.by_name.setdefault((cur.kind, cur.name), []).append(cur.id)
-                continue
-            m = _MEMBER.match(line)
-            if m and cur is not None:
-                cur.members.append((m.group(1), dict(_KV.findall(m.group(2)))))
+        prev: int | None = None
+        for m in _HEADER.finditer(text):
+            tid = int(m.group(1))
+            if prev is not None:
+                self.starts[prev] = (self.starts[prev][0], m.start())
+            self.starts[tid] = (m.start(), len(text))
+            self.by_name.setdefault((m.group(2), m.group(3)), []).append(tid)
+            prev = tid
+        self._cache: dict[int, BtfType] = {}
+
+    def type(self, tid: int) -> BtfType:
+        t = self._cache.get(tid)
+        if t is None:
+            start, end = self.starts[tid]
+            lines = self.text[start:end].splitlines()
+            m = _TYPE.match(lines[0])
+            assert m is not None
+            t = BtfType(tid, m.group(2), m.group(3), dict(_KV.findall(m.group(4))))
+            for line in lines[1:]:
+                mm = _MEMBER.match(line)
+                if mm:
+                    t.members.append((mm.group(1), dict(_KV.findall(mm.group(2)))))
+            self._cache[tid] = t
+        return t
 
     def find(self, kind: str, name: str) -> BtfType | None:
         ids = self.by_name.get((kind, name), [])
-        return self.types[ids[0]] if ids else None
+        return self.type(ids[0]) if ids else None
 
     def resolve(self, tid: int) -> BtfType:
-        t = self.types[tid]
+        t = self.type(tid)
         while t.kind in _MODIFIERS:
-            t = self.types[int(t.attrs["type_id"])]
+            t = self.type(int(t.attrs["type_id"]))
         return t
 
     def size(self, tid: int) -> int:

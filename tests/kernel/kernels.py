@@ -119,7 +119,9 @@ def _download(series: str, dest: Path) -> Path:
     if shutil.which("apt-get") is None:
         raise KernelUnavailable("apt-get not found")
     pinned = os.environ.get("COREPY_KERNEL_" + series.replace(".", "_"))
-    tries: list[list[str]] = [[]]
+    # The system's apt lists first, then a private configuration; COREPY_KERNEL_APT=private
+    # skips the first.
+    tries: list[list[str]] = [] if os.environ.get("COREPY_KERNEL_APT") == "private" else [[]]
     try:
         tries.append(_private_apt_opts())
     except (KernelUnavailable, OSError):

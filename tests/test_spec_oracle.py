@@ -7,7 +7,6 @@ module also tests the parser itself on a fixed bpftool excerpt.
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -16,11 +15,6 @@ from pathlib import Path
 from btf import Kind, Spec
 
 BPFTOOL = shutil.which("bpftool")
-
-_HEAD = re.compile(r"\[(\d+)\] (\w+) '((?:[^']|'(?! |$))*)'(.*)")
-_KV = re.compile(r"(\w+)=(\S+?)(?:,|$|\s)")
-_ITEM_NAMED = re.compile(r"\t'((?:[^']|'(?! ))*)' (.*)")
-_SECINFO = re.compile(r"\ttype_id=(\d+) offset=(\d+) size=(\d+)")
 
 
 @dataclass
@@ -35,30 +29,36 @@ class Raw:
 
 
 def _kv(text: str) -> dict[str, str]:
-    return {k: v for k, v in _KV.findall(text + " ")}
+    return dict(p.split("=", 1) for p in text.replace(",", " ").split())
 
 
 def parse_raw_dump(text: str) -> dict[int, Raw]:
-    """id -> :class:`Raw` for every type in a bpftool raw dump."""
+    """id -> :class:`Raw` for every type in a bpftool raw dump.
+
+    Lines are ``[id] KIND 'name' k=v ...`` followed by tab-indented items ``'name' k=v ...``
+    (DATASEC items: ``type_id=.. offset=.. size=.. (VAR 'x')``). Names are taken between the
+    first and the last quote of a line, which holds for every name bpftool prints.
+    """
     out: dict[int, Raw] = {}
     cur: Raw | None = None
     for line in text.splitlines():
         if not line:
             continue
         if line[0] == "[":
-            m = _HEAD.fullmatch(line)
-            assert m, line
-            cur = Raw(int(m[1]), m[2], m[3], _kv(m[4]))
+            close = line.index("] ")
+            q1, q2 = line.index("'"), line.rindex("'")
+            kind = line[close + 2 : q1 - 1]
+            assert kind.isupper() and q2 > q1, line
+            cur = Raw(int(line[1:close]), kind, line[q1 + 1 : q2], _kv(line[q2 + 1 :]))
             out[cur.id] = cur
             continue
         assert cur is not None and line[0] == "\t", line
-        m2 = _SECINFO.fullmatch(line.split(" (", 1)[0])
-        if cur.kind == "DATASEC" and m2:
-            cur.items.append(("", {"type_id": m2[1], "offset": m2[2], "size": m2[3]}))
+        if line.startswith("\ttype_id=") and cur.kind == "DATASEC":
+            cur.items.append(("", _kv(line.split(" (", 1)[0])))
             continue
-        m3 = _ITEM_NAMED.fullmatch(line)
-        assert m3, line
-        cur.items.append((m3[1], _kv(m3[2])))
+        q1, q2 = line.index("'"), line.rindex("'")
+        assert q1 == 1 and q2 > q1, line
+        cur.items.append((line[2:q2], _kv(line[q2 + 1 :])))
     return out
 
 

@@ -718,3 +718,40 @@ def test_import_is_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=REPO).stdout.strip()
     assert "elftools" not in out and "zstandard" not in out and "'lz4'" not in out
+
+
+def test_mutated_containers_raise_only_btf_errors(v612: Spec) -> None:
+    """Seeded truncations and byte flips of every container kind: BTFError or success only."""
+    import random
+
+    rnd = random.Random(20240601)
+    tun = raw("debian-6.12-cloud-amd64.tun")
+    small = btf_elf(tun)
+    cases = {
+        "elf32be": btf_elf(raw("debian-6.12-s390x.tun"), cls=32, endian=">"),
+        "bzimage-zstd": _bzimage(zstd_c(small)),
+        "bzimage-lz4": _bzimage(lz4_legacy(small)),
+        "arm64": _arm64_image(tun),
+        "deb": _deb({"./boot/vmlinuz-x": _bzimage(zstd_c(small)),
+                     "./lib/modules/v/kernel/a.ko.xz": lzma.compress(small, preset=0)}),
+        **{kind: comp(small) for kind, comp in COMPRESSORS.items()},
+    }
+    loaded = 0
+    for name, data in cases.items():
+        for _ in range(60):
+            b = bytearray(data)
+            if rnd.random() < 0.3:
+                del b[rnd.randrange(len(b)):]
+            else:
+                for _ in range(rnd.randint(1, 8)):
+                    limit = min(len(b), 4096) if rnd.random() < 0.6 else len(b)
+                    b[rnd.randrange(limit)] = rnd.randrange(256)
+            try:
+                spec = sources.load(bytes(b), base=v612, max_size=8 << 20)
+            except BTFError:
+                continue
+            except Exception as exc:  # noqa: BLE001 - the point of the test
+                pytest.fail(f"{name}: {type(exc).__name__}: {exc}")
+            assert spec.first_id == 107332
+            loaded += 1
+    assert loaded > 20  # flips in padding or ignored bytes still load

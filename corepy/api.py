@@ -23,6 +23,7 @@ from .relo import CoreRelo, ReloResult
 if TYPE_CHECKING:
     from btf.spec import Spec
 
+    from .core.calc import CoreOptions
     from .targets import ModulesArg, Target
 
 Outcome = Literal["patched", "poisoned", "error", "skipped"]
@@ -168,6 +169,7 @@ def relocate(
     *,
     modules: ModulesArg = None,
     collect_errors: bool = False,
+    options: CoreOptions | None = None,
 ) -> Relocation:
     """Relocate ``obj``'s CO-RE records against ``target`` exactly as libbpf would.
 
@@ -177,6 +179,7 @@ def relocate(
     ``modules``: a directory (or list) of module BTF / ``.ko`` files, split on the target.
     Raises :class:`RelocationError` at the first relocation libbpf would refuse, unless
     ``collect_errors``; bad input raises ``ObjectFormatError``/``TargetError``/``BTFError``.
+    ``options``: :class:`corepy.core.calc.CoreOptions` to reproduce an older libbpf exactly.
     """
     from . import targets
 
@@ -188,7 +191,7 @@ def relocate(
             raise CorepyError(f"{o.source}: CO-RE records without .BTF")
         from .core.calc import CoreCalculator
 
-        calc = CoreCalculator(o.btf, tgt.vmlinux, tgt.modules)
+        calc = CoreCalculator(o.btf, tgt.vmlinux, tgt.modules, options=options)
     return run(o, calc, tgt, collect_errors=collect_errors)
 
 

@@ -39,7 +39,8 @@ def install_calc(monkeypatch: pytest.MonkeyPatch, rule: Rule = _ok) -> list[Any]
             self.name, self.spec, self.is_module = name, spec, is_module
 
     class CoreCalculator:
-        def __init__(self, local: Any, vmlinux: Any, modules: Sequence[Any] | Any = ()) -> None:
+        def __init__(self, local: Any, vmlinux: Any, modules: Sequence[Any] | Any = (),
+                     *, options: Any = None) -> None:
             self.local, self.vmlinux, self.modules = local, vmlinux, modules
             made.append(self)
 

@@ -76,7 +76,7 @@ def _kernel_targets(tmp: Path) -> list[Path]:
 
 
 def targets(tmp: Path, arch: str = "bpfel") -> list[Path]:
-    t = sorted((FIX / arch).glob("btf__*.o")) + [DATA / f"engine_target.{arch}.o"]
+    t = sorted((FIX / arch).glob("btf__*.o")) + sorted(DATA.glob(f"engine_target*.{arch}.o"))
     return t + _kernel_targets(tmp)
 
 
@@ -101,6 +101,14 @@ def pairs(tmp: Path) -> list[tuple[Path, Path]]:
                 continue
             out.append((o, t))
     return out
+
+
+def options_for(libbpf_version: str) -> Any:
+    """libbpf before 1.6 sized array-typed direct accesses by the whole array (see CoreOptions)."""
+    from corepy.core.calc import CoreOptions
+
+    major, minor = (int(x) for x in libbpf_version.lstrip("v").split(".")[:2])
+    return CoreOptions(legacy_array_mem_size=(major, minor) < (1, 6))
 
 
 @dataclass
@@ -144,7 +152,8 @@ def compare_pair(oracle: Any, obj: Path, target: Path, tally: Tally) -> None:
 
     whole, seen, runs = _libbpf_outcomes(oracle, obj, target)
     try:
-        ours = relocate(obj, _target_spec(target), collect_errors=True)
+        ours = relocate(obj, _target_spec(target), collect_errors=True,
+                        options=options_for(whole.libbpf_version))
     except (BTFError, CorepyError) as exc:
         err = whole.error
         if err is None or err.relo is not None:
@@ -261,7 +270,7 @@ def test_every_outcome_is_exercised(kernel_tmp: Path) -> None:
     tally = _run_pairs(oracle, todo)
     assert not tally.failures, "\n".join(tally.failures[:40])
     assert tally.outcomes["patched"] > 100 and tally.outcomes["poisoned"] > 5
-    assert tally.outcomes["error"] > 5 and tally.bytes_compared > 100
+    assert tally.outcomes["error"] >= 3 and tally.bytes_compared > 100
 
 
 def _key(fix: Any, spec: Any) -> tuple[str, int, str, str]:
@@ -273,7 +282,8 @@ def _decisions(obj: Path, target: Path) -> Counter[tuple[Any, ...]]:
     from corepy.objfile import BPFObject
 
     o = BPFObject.open(obj)
-    rel = relocate(o, _target_spec(target), collect_errors=True)
+    rel = relocate(o, _target_spec(target), collect_errors=True,
+                   options=options_for("1.1"))
     assert o.btf is not None
     out: Counter[tuple[Any, ...]] = Counter()
     for f in rel.fixups:

@@ -91,3 +91,5 @@ def test_object_for_another_kernel_is_refused(tmp_path: Path) -> None:
     rel.write(out)
     res = _loadall(out)
     assert res.returncode != 0, "an object relocated for 6.1 loaded on the host kernel"
+    # refused by the verifier at the 6.1 offset of task_struct.pid (2416), not for another reason
+    assert f"(r1 +{offs[0]})" in res.stderr and offs[0] == 2416, res.stderr[-2000:]

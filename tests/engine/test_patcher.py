@@ -62,7 +62,8 @@ def test_alu_value_mismatch() -> None:
     buf = code("little", MOV)
     with pytest.raises(PatchError) as e:
         patch_insn(buf, 0, res(9, 24), "p", "little")
-    assert str(e.value) == "prog 'p': relo #3: unexpected insn #0 (ALU/ALU64) value: got 8, exp 9 -> 24"
+    assert str(e.value) == ("prog 'p': relo #3: unexpected insn #0 (ALU/ALU64) value: "
+                            "got 8, exp 9 -> 24")
     assert buf == code("little", MOV)  # untouched
 
 

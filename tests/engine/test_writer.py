@@ -91,7 +91,8 @@ def test_program_bytes_and_text_subprog() -> None:
     progs = rel.programs
     assert set(progs) == {"sub_read_x", "prog_alu", "prog_ldimm64", "prog_direct"}
     sub = progs["sub_read_x"]
-    assert I.decode(sub, 8, "little").imm == I.decode(obj.section_data(".text"), 8, "little").imm + 4
+    text = obj.section_data(".text")
+    assert I.decode(sub, 8, "little").imm == I.decode(text, 8, "little").imm + 4
 
 
 def test_error_stops_unless_collecting() -> None:

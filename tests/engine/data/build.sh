@@ -10,5 +10,6 @@ FLAGS="-O2 -g -mcpu=v3 -fdebug-compilation-dir=. -Wall -Wno-unused-variable"
 for t in bpfel bpfeb; do
 	$CLANG $FLAGS -target $t -c engine.bpf.c -o engine.$t.o
 	$CLANG $FLAGS -target $t -c engine_target.bpf.c -o engine_target.$t.o
+	$CLANG $FLAGS -target $t -DENG_BIG -c engine_target.bpf.c -o engine_target_big.$t.o
 	$CLANG $FLAGS -target $t -I../../../fixtures/include -c host.bpf.c -o host.$t.o
 done

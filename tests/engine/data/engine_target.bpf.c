@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Target BTF for engine.bpf.c: the same types with another layout (see comments there). */
+/* Target BTF for engine.bpf.c: the same types with another layout (see comments there).
+ * Built twice: engine_target.*.o and, with -DENG_BIG, engine_target_big.*.o. */
 struct eng_inner {
 	long pad;
 	int y;
@@ -15,6 +16,9 @@ struct eng_bits {
 
 struct eng_s {
 	long pad0;
+#ifdef ENG_BIG
+	char big[40000];	/* pushes every field past the reach of a 16-bit insn offset */
+#endif
 	int a;
 	long b;
 	unsigned int c;

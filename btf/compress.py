@@ -226,10 +226,16 @@ def _lz4_legacy(data: Buffer, start: int, cap: _Capped, out: bytearray) -> None:
             )
         room = min(_LZ4_LEGACY_BLOCK, cap.limit - cap.total + 1)
         try:
-            chunk = lz4.block.decompress(data[pos + 4 : pos + 4 + size], uncompressed_size=room)
+            block = data[pos + 4 : pos + 4 + size]
+            chunk = lz4.block.decompress(block, uncompressed_size=room)
         except lz4.block.LZ4BlockError as exc:
-            if room < _LZ4_LEGACY_BLOCK:
-                cap.add(room)
+            if room < _LZ4_LEGACY_BLOCK:  # too big for what is left under the cap, or corrupt?
+                try:
+                    lz4.block.decompress(block, uncompressed_size=_LZ4_LEGACY_BLOCK)
+                except lz4.block.LZ4BlockError:
+                    pass
+                else:
+                    cap.add(_LZ4_LEGACY_BLOCK + 1)
             raise BTFFormatError(
                 f"{cap.what}: legacy lz4 block at offset {pos} is corrupt ({exc})",
                 source=cap.source,

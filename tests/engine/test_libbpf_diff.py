@@ -8,8 +8,9 @@ program is also run alone (libbpf_relocate_per_program) to observe every other r
 Objects: fixtures/core/bpfel/prog__*.o, tests/engine/data/{engine,host}.bpfel.o and the
 oracle's own test object. Targets: fixtures/core/bpfel/btf__*.o, the engine's targets, the
 vmlinux BTFs in fixtures/kernels (decompressed to a temp file; libbpf reads raw BTF), the
-host's /sys/kernel/btf/vmlinux, and each object's own BTF. ``COREPY_DIFF=quick`` keeps only the family-matched pairs and
-the kernel targets (for a fast local loop); the default is the full cross product.
+host's /sys/kernel/btf/vmlinux, and each object's own BTF. ``COREPY_DIFF=quick`` keeps only
+the family-matched pairs and the kernel targets (for a fast local loop); the default is the
+full cross product (~2200 pairs, ~30 s on 2 cores).
 
 bpfeb objects cannot be opened by libbpf on this little-endian host, so they are compared
 with their bpfel twins (which are compared with libbpf) in test_bpfeb_matches_bpfel_twin:
@@ -332,9 +333,9 @@ def test_own_btf_invariant(arch: str) -> None:
     ...except where libbpf itself changes it (and test_matches_libbpf shows corepy does the
     same as libbpf on these very pairs): bitfield byte_sz / byte_off / lshift, which libbpf
     recomputes without validation and which clang may have chosen differently; FLOAT in
-    type-based checks (libbpf: incompatible); objects defining local flavors
-    (flavors, trace_task_file: ambiguous against themselves); an unsigned 32-bit enumerator >= 2**31 (validation
-    compares libbpf's sign-extended value with clang's zero-extended one).
+    type-based checks (libbpf: incompatible); objects defining local flavors (flavors,
+    trace_task_file: ambiguous against themselves); an unsigned 32-bit enumerator >= 2**31
+    (validation compares libbpf's sign-extended value with clang's zero-extended one).
     """
     from corepy.api import relocate
     from corepy.objfile import BPFObject

@@ -79,6 +79,16 @@ def _candidates(res: ReloResult | None) -> list[dict[str, Any]]:
     ]
 
 
+def _mem_size(fix: Fixup) -> list[int] | None:
+    """[old, new] access width in bytes when the patch resized a load/store, else None."""
+    res = fix.result
+    if fix.outcome != "patched" or res is None or res.orig_sz == res.new_sz:
+        return None
+    if not any("mem_sz" in line for line in fix.log):
+        return None
+    return [res.orig_sz, res.new_sz]
+
+
 def fixup_record(fix: Fixup) -> dict[str, Any]:
     relo, res = fix.relo, fix.result
     spec = res.local_spec if res is not None else None
@@ -99,6 +109,7 @@ def fixup_record(fix: Fixup) -> dict[str, Any]:
         "orig": res.orig_val if res is not None else None,
         "new": (res.new_val if res is not None and fix.outcome != "poisoned" else None),
         "found": fix.old_value,
+        "mem_size": _mem_size(fix),
         "target_spec": with_kind(res.target_spec, relo.kind) if res is not None else None,
         "insn_before": fix.before.hex(),
         "insn": fix.insn.hex(),
@@ -157,9 +168,12 @@ def _decision(rec: dict[str, Any]) -> str:
     if r == "patched":
         found = rec["found"]
         shown = rec["orig"] if found is None else found
+        size = ""
+        if rec.get("mem_size"):
+            size = f", load size {rec['mem_size'][0]} -> {rec['mem_size'][1]} bytes"
         if rec["new"] == shown:
-            return f"patched: {rec['new']} (unchanged)"
-        return f"patched: {shown} -> {rec['new']}"
+            return f"patched: {rec['new']} (unchanged){size}"
+        return f"patched: {shown} -> {rec['new']}{size}"
     if r == "poisoned":
         return "POISONED (call 0xbad2310)"
     if r == "skipped":

@@ -55,20 +55,9 @@ class Target:
 
 def make_target_btf(name: str, spec: Spec, is_module: bool = False) -> Any:
     """A ``corepy.core.calc.TargetBTF`` (the calculation layer's input type)."""
-    try:
-        from .core.calc import TargetBTF
-    except ImportError:  # the calculation layer has not landed in this checkout
-        return _TargetBTF(name, spec, is_module)
+    from .core.calc import TargetBTF
+
     return TargetBTF(name=name, spec=spec, is_module=is_module)
-
-
-@dataclass
-class _TargetBTF:
-    """Stand-in with ``TargetBTF``'s fields, used only while corepy.core is missing."""
-
-    name: str
-    spec: Spec
-    is_module: bool = False
 
 
 def load_btf(path: PathLike, base: Spec | None = None) -> Spec:

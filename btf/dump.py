@@ -140,6 +140,11 @@ class _JNames(dict[int, str]):
 
         self._encode = encode_basestring
 
+    def preload(self) -> None:
+        """Encode every name already decoded (see :meth:`_Names.preload`) in one pass."""
+        names = self._names
+        self.update(zip(names.keys(), map(self._encode, names.values()), strict=True))
+
     def __missing__(self, off: int) -> str:
         s: str = self._encode(self._names[off])
         self[off] = s
@@ -551,6 +556,13 @@ def _write(out: TextIO, parts: list[str]) -> None:
         parts.clear()
 
 
+def _preload(ctx: _Ctx, render: _Render) -> None:
+    """Decode (and for JSON, encode) all names up front: a walk prints nearly all of them."""
+    ctx.names.preload()
+    if render is _json:
+        ctx.jnames.preload()
+
+
 def _render(
     spec: Spec,
     out: TextIO,
@@ -577,7 +589,7 @@ def _render(
                 _write(out, parts)
     elif kind is not None:
         # Walk the records without decoding; render only the requested kind.
-        ctx.names.preload()
+        _preload(ctx, render)
         blob = ctx.blob(first)
         w = blob.words
         pos = 0
@@ -589,7 +601,7 @@ def _render(
                     _write(out, parts)
             pos += blob.record_words(tid, pos)
     else:
-        ctx.names.preload()
+        _preload(ctx, render)
         blob = ctx.blob(first)
         tid, pos = first, 0
         while tid < stop:

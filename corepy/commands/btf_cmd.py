@@ -20,8 +20,9 @@ Without filters the output is byte-for-byte bpftool's (with --base, that of
 `bpftool btf dump -B BASE file FILE`: only the split file's own types). Filters
 select types from that output and may be combined (all must match).
 
-FILE may be raw BTF (e.g. /sys/kernel/btf/vmlinux) or an ELF file with a .BTF
-section, of either byte order.
+FILE (and BASE) may be anything btf.sources opens, in either byte order: raw BTF
+(/sys/kernel/btf/vmlinux), an ELF file with a .BTF section (BPF object, .ko,
+vmlinux), a compressed file, a vmlinuz/Image, a Debian linux-image package.
 
 examples:
   corepy btf dump /sys/kernel/btf/vmlinux --name task_struct
@@ -39,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         epilog=DUMP_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("file", metavar="FILE", help="BTF to dump: raw BTF or an ELF file")
+    p.add_argument("file", metavar="FILE",
+                   help="BTF to dump (raw, ELF, compressed, kernel image, .deb)")
     p.add_argument("-B", "--base", metavar="BASE",
                    help="base BTF of a split FILE (module BTF on vmlinux)")
     p.add_argument("-j", "--json", action="store_true",

@@ -122,3 +122,8 @@ class ReloResult:
     candidates: list[CandidateVerdict] = field(default_factory=list)
     #: A sentence a person can act on, set when poisoned (or when a value is 0 for lack of target).
     reason: str | None = None
+    #: Name of the BTF the chosen target came from ("vmlinux" or a module), None if none.
+    target_btf: str | None = None
+    #: libbpf-style debug/warning lines of the calculation (no "libbpf: " prefix): candidate
+    #: discovery (first relocation of a root type only), local spec, candidates, no match.
+    log: list[str] = field(default_factory=list)

@@ -1,0 +1,66 @@
+"""Target candidate search (libbpf ``bpf_core_find_cands``) and the target BTF record.
+
+A candidate is a target type whose kind equals the local root's (ENUM and ENUM64 count as
+one kind) and whose essential (flavor-less) name equals the local root's essential name.
+vmlinux is searched first; module BTFs only when vmlinux has no candidate at all, and then
+every module's own types, all candidates concatenated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from btf.spec import Spec
+
+from .btfutil import kind_str, kinds_core_compat
+
+
+@dataclass
+class TargetBTF:
+    """One BTF to search: vmlinux (or a user-given target file) or a kernel module's.
+
+    ``name`` is "vmlinux" or the module's name; a module's ``spec`` is split BTF on top of
+    vmlinux, so its type ids continue vmlinux's.
+    """
+
+    name: str
+    spec: Spec
+    is_module: bool = False
+
+
+class Candidate(NamedTuple):
+    target: TargetBTF
+    type_id: int
+
+
+Modules = Sequence[TargetBTF] | Callable[[], Sequence[TargetBTF]]
+
+
+def search_btf(
+    target: TargetBTF,
+    local_kind: int,
+    local_name: str,
+    *,
+    own_only: bool = False,
+) -> list[Candidate]:
+    """Candidates for a root of ``local_kind`` named ``local_name`` in one BTF, in id order."""
+    spec = target.spec
+    out = []
+    for tid in spec.find_by_essential_name(local_name, own_only=own_only):
+        if kinds_core_compat(spec.kind(tid), local_kind):
+            out.append(Candidate(target, tid))
+    return out
+
+
+def candidate_log_line(
+    local_id: int, local_kind: int, local_name: str, cand: Candidate, btf_label: str
+) -> str:
+    """libbpf's debug line for one candidate found while filling the cache."""
+    spec = cand.target.spec
+    return (
+        f"CO-RE relocating [{local_id}] {kind_str(local_kind)} {local_name}: found target "
+        f"candidate [{cand.type_id}] {kind_str(spec.kind(cand.type_id))} "
+        f"{spec.name(cand.type_id)} in [{btf_label}]"
+    )

@@ -7,7 +7,7 @@ bpfload, and imports everything at the top so the initramfs builder sees every m
 
 usage: guest_runner.py JOBS.json
 JOBS.json: {"jobs": [{"name": str, "object": path, "prog": str,
-                      "prepare": bool,                 # become subreaper + SCHED_RESET_ON_FORK
+                      "prepare": bool,   # subreaper + SCHED_RESET_ON_FORK, in the running task
                       "set": [[section, offset, hex]],
                       "set_proc": [[section, offset, what]],  # ppid|pid|reset_on_fork|subreaper
                       "thread": bool}]}                # test-run from a second thread
@@ -66,22 +66,34 @@ def run_job(job: dict[str, object]) -> dict[str, object]:
             obj.load_into_kernel()
             for sec, off, hexval in job.get("set", []):  # type: ignore[attr-defined]
                 obj.set_global(sec, off, bytes.fromhex(hexval))
-            for sec, off, what in job.get("set_proc", []):  # type: ignore[attr-defined]
-                obj.set_global(sec, off, struct.pack("=I", proc_value(what)))
             out: dict[str, object] = {}
 
             def go() -> None:
+                # In the task that runs the program: SCHED_RESET_ON_FORK is per task and a new
+                # thread starts with it cleared.
+                if job.get("prepare"):
+                    prepare()
+                for sec, off, what in job.get("set_proc", []):  # type: ignore[attr-defined]
+                    obj.set_global(sec, off, struct.pack("=I", proc_value(what)))
                 out["tid"] = threading.get_native_id()
                 out["retval"] = obj.run(str(job["prog"]))
 
             if job.get("thread"):
-                t = threading.Thread(target=go, name="bpf-runner")
+                errors: list[BaseException] = []
+
+                def in_thread() -> None:
+                    try:
+                        go()
+                    except BaseException as err:  # reported by the caller's thread
+                        errors.append(err)
+
+                t = threading.Thread(target=in_thread, name="bpf-runner")
                 t.start()
                 t.join()
+                if errors:
+                    raise errors[0]
             else:
                 go()
-            if "retval" not in out:
-                raise RuntimeError("test run did not complete")
             res.update(out)
             res["sections"] = {name: obj.read_global(name).hex() for name, m in obj.maps.items()
                                if m.initial is not None}
@@ -98,14 +110,7 @@ def main(argv: list[str]) -> int:
     with open(argv[0]) as f:
         spec = json.load(f)
     jobs = spec["jobs"]
-    report: dict[str, object] = {}
-    try:
-        if any(j.get("prepare") for j in jobs):
-            prepare()
-        results = [run_job(j) for j in jobs]
-        report["results"] = results
-    except OSError as err:
-        report["error"] = f"prepare: {err}"
+    report: dict[str, object] = {"results": [run_job(j) for j in jobs]}
     u = os.uname()
     with open("/proc/self/comm") as f:
         comm = f.read().strip()

@@ -5,10 +5,20 @@
  * program and print the result as one JSON line. Used to check the self-check objects pass
  * under libbpf on the host, independently of corepy and of the Python loader.
  *
- * usage: libbpf_runner [--btf PATH] [--prepare] OBJ PROG [SEC:OFF:VALUE ...]
+ * usage: libbpf_runner [--btf PATH] [--capture FILE] [--prepare] OBJ PROG [SEC:OFF:VALUE ...]
  *   VALUE is hex bytes, or @ppid / @reset_on_fork / @subreaper (u32 of this process,
  *   read after --prepare made this process a child subreaper with SCHED_RESET_ON_FORK).
+ *   --capture: do not load PROG; write the instructions libbpf submits for it (relocated,
+ *   subprograms appended, map fds in place) to FILE. This works for any target BTF, also
+ *   when the running kernel would refuse the result: our syscall() below answers that one
+ *   BPF_PROG_LOAD itself (libbpf.a is linked statically, so its calls resolve to it) and
+ *   passes every other call to the C library's.
  */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -22,6 +32,38 @@
 #ifndef SCHED_RESET_ON_FORK
 #define SCHED_RESET_ON_FORK 0x40000000
 #endif
+
+static const char *capture_path, *capture_prog;
+static int captured = -1;
+
+long syscall(long nr, ...)
+{
+	static long (*real)(long, ...);
+	va_list ap;
+	long a[6];
+
+	va_start(ap, nr);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (nr == __NR_bpf && capture_path && a[0] == BPF_PROG_LOAD) {
+		union bpf_attr *attr = (union bpf_attr *)a[1];
+
+		if (!strncmp(attr->prog_name, capture_prog, sizeof(attr->prog_name) - 1)) {
+			FILE *f = fopen(capture_path, "wb");
+
+			if (!f)
+				return -1;
+			fwrite((void *)(unsigned long)attr->insns, 8, attr->insn_cnt, f);
+			fclose(f);
+			captured = (int)attr->insn_cnt;
+			return open("/dev/null", O_RDONLY | O_CLOEXEC);
+		}
+	}
+	if (!real)
+		real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+	return real(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
 
 static int fail(const char *what, int err)
 {
@@ -77,7 +119,7 @@ static int set_input(struct bpf_object *obj, char *spec)
 	map = data_map(obj, sec);
 	if (!map)
 		return -ENOENT;
-	data = bpf_map__initial_value(map, &size);
+	data = (char *)bpf_map__initial_value(map, &size); /* writable until load */
 	off = strtoul(off_s, NULL, 0);
 	if (val[0] == '@') {
 		unsigned int v = proc_value(val + 1);
@@ -107,6 +149,10 @@ int main(int argc, char **argv)
 		open_opts.btf_custom_path = argv[i + 1];
 		i += 2;
 	}
+	if (i + 1 < argc && !strcmp(argv[i], "--capture")) {
+		capture_path = argv[i + 1];
+		i += 2;
+	}
 	if (i < argc && !strcmp(argv[i], "--prepare")) {
 		struct sched_param sp = {0};
 
@@ -116,10 +162,11 @@ int main(int argc, char **argv)
 		i++;
 	}
 	if (argc - i < 2) {
-		fprintf(stderr, "usage: %s [--btf PATH] [--prepare] OBJ PROG [SEC:OFF:VALUE ...]\n",
-			argv[0]);
+		fprintf(stderr, "usage: %s [--btf PATH] [--capture FILE] [--prepare] OBJ PROG "
+			"[SEC:OFF:VALUE ...]\n", argv[0]);
 		return 2;
 	}
+	capture_prog = argv[i + 1];
 	obj = bpf_object__open_file(argv[i], &open_opts);
 	if (!obj)
 		return fail("open", errno);
@@ -134,6 +181,12 @@ int main(int argc, char **argv)
 	prog = bpf_object__find_program_by_name(obj, argv[i + 1]);
 	if (!prog)
 		return fail("no such program", ENOENT);
+	if (capture_path) {
+		if (captured < 0)
+			return fail("program was not submitted", ENOENT);
+		printf("{\"captured\": %d}\n", captured);
+		return 0;
+	}
 	err = bpf_prog_test_run_opts(bpf_program__fd(prog), &run_opts);
 	if (err)
 		return fail("test run", err);

@@ -313,23 +313,37 @@ def run_jobs(jobs: list[dict[str, object]], kernel: Kernel | None,
     return Report(_parse_console(console), t2 - t0, console, kernel, timings)
 
 
-def run_selfcheck(obj_bytes: bytes, kernel: Kernel | None,
-                  timeout: float = DEFAULT_TIMEOUT) -> dict[str, object]:
-    """Run a self-check object already relocated for ``kernel`` (None = the host).
+def run_selfchecks(objects: dict[str, bytes], kernel: Kernel | None,
+                   timeout: float = DEFAULT_TIMEOUT) -> dict[str, dict[str, object]]:
+    """Run several self-check objects, each already relocated (for ``kernel`` or, as a
+    negative control, for another one), in one boot of ``kernel`` (None = the host).
 
-    Returns selfcheck.summarize()'s dict ('ok', 'failed' check names, decoded 'values' or
-    'error' and verifier 'log') plus 'uname', 'runner_pid' and 'seconds'.
+    Expected inputs always come from ``kernel``'s own BTF. Per name: selfcheck.summarize()'s
+    dict ('ok', 'failed' check names, decoded 'values', or 'error' and verifier 'log') plus
+    'uname', 'runner_pid', 'runner_ppid' and 'seconds' (of the whole boot).
     """
     btf = kernel.btf if kernel is not None else Path("/sys/kernel/btf/vmlinux")
-    rep = run_jobs([selfcheck.job(obj_bytes, btf)], kernel, timeout)
-    if not rep.results:
-        raise GuestError(f"runner failed: {rep.data.get('error')}", rep.console)
-    out = selfcheck.summarize(obj_bytes, rep.results[0])
-    out.update({"uname": rep.uname, "runner_pid": rep.data["pid"],
-                "runner_ppid": rep.data["ppid"], "seconds": rep.seconds})
+    names = list(objects)
+    rep = run_jobs([selfcheck.job(objects[n], btf, name=n) for n in names], kernel, timeout)
+    if len(rep.results) != len(names):
+        raise GuestError(f"runner reported {len(rep.results)} of {len(names)} jobs",
+                         rep.console)
+    out = {}
+    for name, res in zip(names, rep.results, strict=True):
+        summary = selfcheck.summarize(objects[name], res)
+        summary.update({"uname": rep.uname, "runner_pid": rep.data["pid"],
+                        "runner_ppid": rep.data["ppid"], "seconds": rep.seconds,
+                        "timings": rep.timings})
+        out[name] = summary
     return out
+
+
+def run_selfcheck(obj_bytes: bytes, kernel: Kernel | None,
+                  timeout: float = DEFAULT_TIMEOUT) -> dict[str, object]:
+    """Run one self-check object already relocated for ``kernel`` (None = the host)."""
+    return run_selfchecks({"selfcheck": obj_bytes}, kernel, timeout)["selfcheck"]
 
 
 __all__ = ["Cpio", "GuestError", "Kernel", "KernelUnavailable", "Report", "boot",
            "build_initramfs", "get_kernel", "kernel_or_reason", "python_files", "qemu_missing",
-           "run_jobs", "run_selfcheck"]
+           "run_jobs", "run_selfcheck", "run_selfchecks"]

@@ -7,12 +7,14 @@ negative controls relocate for another kernel's BTF and must be caught.
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import pytest
 
 from . import btfdump, libbpf_ref, selfcheck
 from .kernels import Kernel
+from .selfcheck import bpfload
 
 HOST_BTF = Path("/sys/kernel/btf/vmlinux")
 OBJECTS = ["selfcheck.bpfel.o", "selfcheck_probe.bpfel.o"]
@@ -86,3 +88,55 @@ def test_wrong_kernel_relocation_is_caught(host_bpf: None, guest_kernel: Kernel)
     assert isinstance(failed, list)
     for name in ("probe pid", "probe tgid", "field_offset pid", "type_size task_struct"):
         assert name in failed
+
+
+def _core_sites(obj: bpfload.Object) -> dict[str, set[int]]:
+    """Byte offsets of CO-RE relocated instructions per section, from .BTF.ext."""
+    ext = next(s for s in obj.sections if s.name == ".BTF.ext").data
+    btf = next(s for s in obj.sections if s.name == ".BTF").data
+    hdr_len, t_off, t_len, s_off = struct.unpack_from("<IIII", btf, 4)
+    strs = btf[hdr_len + s_off:]
+    ext_hdr = struct.unpack_from("<I", ext, 4)[0]
+    off, length = struct.unpack_from("<II", ext, 24)
+    pos, end = ext_hdr + off, ext_hdr + off + length
+    rec_size = struct.unpack_from("<I", ext, pos)[0]
+    pos += 4
+    sites: dict[str, set[int]] = {}
+    while pos < end:
+        name_off, num = struct.unpack_from("<II", ext, pos)
+        name = strs[name_off:strs.index(b"\0", name_off)].decode()
+        for i in range(num):
+            sites.setdefault(name, set()).add(
+                struct.unpack_from("<I", ext, pos + 8 + i * rec_size)[0])
+        pos += 8 + num * rec_size
+    return sites
+
+
+@pytest.mark.root
+def test_libbpf_relocated_object_changes_only_core_sites(host_bpf: None,
+                                                         guest_kernel: Kernel) -> None:
+    """libbpf_ref.relocate writes back exactly CO-RE instructions, nothing else."""
+    _runner()
+    path = selfcheck.fixture("selfcheck.bpfel.o")
+    orig = bpfload.Object.open(path, allow_core_relos=True)
+    sites = _core_sites(orig)
+    assert set(sites) == {"raw_tp/sys_enter", ".text"}
+    rel = bpfload.Object.open(libbpf_ref.relocate(path, guest_kernel.btf))  # no CO-RE left
+    changed_total = 0
+    for a, b in zip(orig.sections, rel.sections, strict=True):
+        assert a.name == b.name and a.size == b.size
+        if a.name in sites:
+            changed = {i for i in range(0, a.size, 8) if a.data[i:i + 8] != b.data[i:i + 8]}
+            # A CO-RE ld_imm64 covers two slots (libbpf poisons both when it fails).
+            allowed = sites[a.name] | {i + 8 for i in sites[a.name] if a.data[i] == 0x18}
+            assert changed <= allowed, a.name
+            changed_total += len(changed)
+        elif a.name != ".BTF.ext":
+            assert a.data == b.data, a.name
+    assert changed_total > len(sites["raw_tp/sys_enter"]) // 2
+    # task_struct.pid's offset is in the object now, as an immediate or a load offset.
+    pid_off = selfcheck.kernel_inputs(guest_kernel.btf)["in_pid_offset"]
+    text = next(s for s in rel.sections if s.name == "raw_tp/sys_enter").data
+    imms = {struct.unpack_from("<i", text, i + 4)[0] for i in range(0, len(text), 8)}
+    offs = {struct.unpack_from("<h", text, i + 2)[0] for i in range(0, len(text), 8)}
+    assert pid_off in imms and pid_off in offs

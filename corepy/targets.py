@@ -24,6 +24,7 @@ SYS_BTF = "/sys/kernel/btf"
 SYS_VMLINUX = "/sys/kernel/btf/vmlinux"
 
 _MODULE_SUFFIXES = (".ko.xz", ".ko.zst", ".ko.gz", ".ko")
+_BTF_SUFFIXES = (".btf.xz", ".btf.zst", ".btf.gz", ".btf")
 
 PathLike = str | os.PathLike[str]
 ModulesArg = PathLike | Sequence[PathLike] | None
@@ -70,7 +71,7 @@ def load_btf(path: PathLike, base: Spec | None = None) -> Spec:
 def module_name(path: PathLike) -> str:
     """Module name from a file name: ``nf_tables.ko.xz`` -> ``nf_tables``."""
     base = os.path.basename(os.fspath(path))
-    for suf in _MODULE_SUFFIXES:
+    for suf in _MODULE_SUFFIXES + _BTF_SUFFIXES:
         if base.endswith(suf):
             base = base[: -len(suf)]
             break
@@ -118,13 +119,13 @@ def _is_raw_btf(path: str) -> bool:
 
 
 def _dir_modules(directory: str) -> list[tuple[str, str]]:
-    """``.ko[.xz|.zst|.gz]`` files and raw BTF files (sysfs layout) below ``directory``."""
+    """``.ko[.xz|.zst|.gz]``, ``NAME.btf[.xz|.zst|.gz]`` and raw BTF files (sysfs layout)."""
     items = []
     for root, dirs, files in os.walk(directory):
         dirs.sort()
         for f in sorted(files):
             full = os.path.join(root, f)
-            if f.endswith(_MODULE_SUFFIXES):
+            if f.endswith(_MODULE_SUFFIXES + _BTF_SUFFIXES):
                 items.append((module_name(f), full))
             elif f != "vmlinux" and _is_raw_btf(full):
                 items.append((f, full))

@@ -12,4 +12,5 @@ for t in bpfel bpfeb; do
 	$CLANG $FLAGS -target $t -c engine_target.bpf.c -o engine_target.$t.o
 	$CLANG $FLAGS -target $t -DENG_BIG -c engine_target.bpf.c -o engine_target_big.$t.o
 	$CLANG $FLAGS -target $t -I../../../fixtures/include -c host.bpf.c -o host.$t.o
+	$CLANG $FLAGS -target $t -I/usr/include/$(gcc -print-multiarch) -c modtest.bpf.c -o modtest.$t.o
 done

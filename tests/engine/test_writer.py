@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import struct
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -174,3 +176,22 @@ def test_input_file_untouched(tmp_path: Path) -> None:
     rel: Relocation = run(obj, ScriptedCalc(obj, plus(8)))
     rel.write(tmp_path / "x.o")
     assert HOST["little"].read_bytes() == before
+
+
+@pytest.mark.skipif(shutil.which("llvm-objdump-19") is None, reason="llvm-objdump-19 missing")
+def test_bpfeb_output_disassembles_as_expected(tmp_path: Path) -> None:
+    """An independent decoder (llvm-objdump) reads corepy's big-endian output as intended."""
+    pytest.importorskip("corepy.core.calc")
+    from corepy.api import relocate
+
+    from .conftest import ENGINE_TARGET
+
+    out = tmp_path / "eb.o"
+    relocate(ENGINE["big"], ENGINE_TARGET["big"]).write(out)
+    dis = subprocess.run(["llvm-objdump-19", "-d", "-j", "tp_btf/sched_switch", str(out)],
+                         capture_output=True, text=True, check=True).stdout
+    lines = {ln.split(":")[0].strip(): ln.split("\t")[-1] for ln in dis.splitlines()
+             if ":\t" in ln}
+    assert lines["1"] == "r2 = *(u32 *)(r1 + 0x28)"  # eng_s.in.y: 20 -> 40
+    assert lines["7"] == "r2 = *(u64 *)(r1 + 0x38)"  # eng_s.narrow: 28 -> 56, u32 -> u64
+    assert lines["9"] == "call 0xbad2310"  # eng_s.snarrow: signed resize -> poison

@@ -36,6 +36,7 @@ def _runner() -> None:
         pytest.skip(str(err))
 
 
+@pytest.mark.network
 def test_guest_kernel_inputs_match_known_layouts(guest_kernel: Kernel) -> None:
     """Facts measured on these Debian kernels (docs/real-kernels.md, shared notes)."""
     inputs = selfcheck.kernel_inputs(guest_kernel.btf)
@@ -72,6 +73,7 @@ def test_selfcheck_passes_under_libbpf(host_bpf: None, name: str) -> None:
 
 
 @pytest.mark.root
+@pytest.mark.network
 def test_wrong_kernel_relocation_is_caught(host_bpf: None, guest_kernel: Kernel) -> None:
     """Relocated by libbpf for a Debian kernel, run on the host: must not pass."""
     _need_host_btf()
@@ -113,6 +115,7 @@ def _core_sites(obj: bpfload.Object) -> dict[str, set[int]]:
 
 
 @pytest.mark.root
+@pytest.mark.network
 def test_libbpf_relocated_object_changes_only_core_sites(host_bpf: None,
                                                          guest_kernel: Kernel) -> None:
     """libbpf_ref.relocate writes back exactly CO-RE instructions, nothing else."""

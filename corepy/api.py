@@ -55,7 +55,7 @@ class Fixup:
     old_value: int | None = None
     #: Why it was poisoned, skipped or failed: for a person to act on.
     message: str | None = None
-    #: libbpf-style log lines for this relocation.
+    #: libbpf-style log lines for this relocation (calculation, then patching).
     log: tuple[str, ...] = ()
     #: The exception when ``outcome == "error"``.
     error: RelocationError | None = field(default=None, repr=False, compare=False)
@@ -252,8 +252,10 @@ def _one(obj: BPFObject, calc: Calculator | None, site: CoreSite,
     message = None
     if patch.outcome == "poisoned":
         message = patch.reason or res.reason or _poison_message(res)
+    # the calculation's libbpf-style lines (spec, candidates) first, then the patch step's
+    log = (*getattr(res, "log", ()), *patch.log)
     return Fixup(relo, func.name, site.insn_idx, patch.outcome, res, patch.before, patch.after,
-                 patch.old_value, message, patch.log)
+                 patch.old_value, message, log)
 
 
 def _poison_message(res: ReloResult) -> str:

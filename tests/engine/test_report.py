@@ -83,3 +83,25 @@ def test_text(doc: dict[str, Any]) -> None:
     assert "=> POISONED (call 0xbad2310)" in block
     brief = render_text(doc, verbose=False)
     assert "match    vmlinux" not in brief
+
+
+@pytest.mark.root
+def test_log_lines_equal_libbpf_debug_log() -> None:
+    """Each relocation's log is libbpf's debug log for it, line for line."""
+    import oracle
+
+    from corepy.api import relocate
+
+    reason = oracle.oracle_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    lib = oracle.libbpf_relocate(ENGINE["little"], TARGET)
+    lines = [ln.removeprefix("libbpf: ") for ln in lib.log]
+    rel = relocate(ENGINE["little"], TARGET)
+    for f in rel.fixups:
+        prefix = f"prog '{f.program}': relo #{f.relo.index}: "
+        mine = [ln for ln in f.log if ln.startswith(prefix)]
+        theirs = [ln for ln in lines if ln.startswith(prefix)]
+        assert mine == theirs
+    found = [ln for f in rel.fixups for ln in f.log if "found target candidate" in ln]
+    assert found == [ln for ln in lines if "found target candidate" in ln]

@@ -251,10 +251,13 @@ def get_kernel(series: str) -> Kernel:
         version = version.replace("%3a", ":")
         dest = root / f"{series}-{package}"
         dest.mkdir(parents=True, exist_ok=True)
-        vmlinuz, config, release = _extract_deb(deb, dest)
-        image = vmlinuz.read_bytes()
-        btf = dest / "vmlinux.btf"
-        btf.write_bytes(elf_section(bzimage_vmlinux(image), ".BTF"))
+        try:
+            vmlinuz, config, release = _extract_deb(deb, dest)
+            image = vmlinuz.read_bytes()
+            btf = dest / "vmlinux.btf"
+            btf.write_bytes(elf_section(bzimage_vmlinux(image), ".BTF"))
+        except Exception as err:  # tar, xz, zlib, zstd (ZstdError), lz4, ELF: all "cannot unpack"
+            raise KernelUnavailable(f"cannot unpack {deb.name}: {err}") from err
         k = Kernel(series, package, version, release, bzimage_banner(image), vmlinuz, btf,
                    config)
         info = {"series": series, "package": package, "version": version, "release": release,

@@ -495,3 +495,43 @@ def test_host_vmlinux_filters_match_bpftool(capsysbinary: pytest.CaptureFixture[
         assert want, args
         rc, out, err = run_cli(capsysbinary, dump_args(HOST_BTF, None, *args))
         assert (rc, err) == (0, "") and out == want, args
+
+
+# ---------------------------------------------------------------------------- beyond bpftool
+def layout_btf() -> bytes:
+    """BTF whose kind 20 only its layout section describes (bpftool 7.1 refuses the file).
+
+    [1] INT 'int', [2] kind 20 'x' (4-byte record + 2 x 8-byte elements), [3] PTR -> 1.
+    """
+    strings = b"\0int\0x\0"
+    words = [1, (1 << 24), 4, (1 << 24) | 32,
+             5, (20 << 24) | 2, 0, 7, 1, 2, 3, 4,
+             0, (2 << 24), 1]
+    types = b"".join(w.to_bytes(4, "little") for w in words)
+    layout = bytearray(4 * 21)
+    layout[4 * 20 : 4 * 20 + 4] = bytes([4, 8, 0, 0])
+    for kind, (single, elem) in enumerate([(0, 0), (4, 0), (0, 0)]):
+        layout[4 * kind : 4 * kind + 2] = bytes([single, elem])
+    hdr = (0xEB9F).to_bytes(2, "little") + bytes([1, 0]) + b"".join(
+        v.to_bytes(4, "little") for v in (32, 0, len(types), len(types) + len(layout),
+                                          len(strings), len(types), len(layout)))
+    return hdr + types + bytes(layout) + strings
+
+
+def test_kinds_only_a_layout_section_describes() -> None:
+    """Documented behaviour (docs/btf-dump.md): such a type prints as UNKNOWN with its
+    name, and the records after it are still found (sized from the layout section)."""
+    spec = Spec(layout_btf())
+    out = io.StringIO()
+    assert dump_text(spec, out) == 3
+    assert out.getvalue() == (
+        "[1] INT 'int' size=4 bits_offset=0 nr_bits=32 encoding=SIGNED\n"
+        "[2] UNKNOWN 'x'\n"
+        "[3] PTR '(anon)' type_id=1\n"
+    )
+    out = io.StringIO()
+    dump_text(spec, out, kind=kind_from_name("ptr"))
+    assert out.getvalue() == "[3] PTR '(anon)' type_id=1\n"
+    assert format_type(spec, 2) == "[2] UNKNOWN 'x'\n"
+    assert json.loads(format_type(spec, 2, json=True)) == {"id": 2, "kind": "UNKNOWN",
+                                                          "name": "x"}

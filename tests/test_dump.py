@@ -377,6 +377,17 @@ def test_broken_pipe_is_quiet(tmp_path_factory: pytest.TempPathFactory) -> None:
         assert err == b"" and rc == 0
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
+def test_write_error_is_one_line_exit_2() -> None:
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([sys.executable, "-m", "corepy", "btf", "dump",
+                               str(DATA / "crafted.le.btf")], stdout=full,
+                              stderr=subprocess.PIPE, env=python_env(), cwd=ROOT, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr == (b"corepy: error: cannot write the dump to stdout: "
+                           b"No space left on device\n")
+
+
 # ---------------------------------------------------------------------------- real kernels
 def kernel_manifest() -> list[dict[str, Any]]:
     path = KERNELS / "manifest.json"

@@ -112,4 +112,7 @@ def run(args: argparse.Namespace) -> int:
         out.flush()
     except BrokenPipeError:
         _quiet_stdout()
+    except OSError as exc:  # e.g. ENOSPC: the file name in OSError would be empty here
+        _quiet_stdout()
+        raise CorepyError(f"cannot write the dump to stdout: {exc.strerror or exc}") from None
     return 0

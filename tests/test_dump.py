@@ -343,9 +343,10 @@ def test_python_m_corepy_matches_bpftool() -> None:
     assert proc.stdout == (EXPECTED / "crafted.be.btf.txt").read_bytes()
 
 
-def test_start_up_does_not_import_construct_or_pyelftools() -> None:
+@pytest.mark.parametrize("name", ["crafted.le.btf", "kinds.bpfeb.o"])
+def test_start_up_does_not_import_construct_or_pyelftools(name: str) -> None:
     code = ("import sys; from corepy.cli import main; "
-            f"rc = main(['btf', 'dump', {str(DATA / 'crafted.le.btf')!r}, '--name', 'int']); "
+            f"rc = main(['btf', 'dump', {str(DATA / name)!r}, '--name', 'int']); "
             "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
             "('construct', 'elftools', 'numpy')); print(rc, heavy, file=sys.stderr)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, env=python_env(),

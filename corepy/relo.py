@@ -106,7 +106,8 @@ class ReloResult:
     """The calculated outcome of one relocation (libbpf ``bpf_core_relo_res`` + why)."""
 
     relo: CoreRelo
-    #: libbpf's spec string of the local side, e.g. "[2] struct task_struct.pid (0:55 @ offset 1236)".
+    #: libbpf's spec string of the local side,
+    #: e.g. "[2] struct task_struct.pid (0:55 @ offset 1236)".
     local_spec: str
     orig_val: int = 0
     new_val: int = 0

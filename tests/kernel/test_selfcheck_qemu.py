@@ -2,12 +2,14 @@
 
 An object relocated for the kernel it runs in must pass every check; the same object relocated
 for the other kernel must be caught (refused by the verifier, or loaded and its values wrong).
-The relocation is libbpf's for now (libbpf_ref.relocate: libbpf's patched instructions written
-back into the ELF the way corepy's writer does); corepy's engine joins RELOCATORS once it lands.
+Each test runs once per relocator: corepy's engine, and libbpf as the reference
+(libbpf_ref.relocate: libbpf's patched instructions written back into the ELF the way
+corepy's writer does).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +20,16 @@ from .kernels import Kernel
 
 HOST_BTF = Path("/sys/kernel/btf/vmlinux")
 # name -> function(object path, target BTF path) -> relocated object bytes
-RELOCATORS: dict[str, Callable[[Path, Path], bytes]] = {"libbpf": libbpf_ref.relocate}
+def _corepy_relocate(obj: Path, btf: Path) -> bytes:
+    import corepy
+
+    return corepy.relocate(obj, btf).to_bytes()
+
+
+RELOCATORS: dict[str, Callable[[Path, Path], bytes]] = {
+    "libbpf": libbpf_ref.relocate,
+    "corepy": _corepy_relocate,
+}
 EXPECTED = {"6.1": {"out_pid_offset": 2416, "out_task_size": 9728, "out_has_mm_cid": 0},
             "6.12": {"out_pid_offset": 2432, "out_task_size": 9792, "out_has_mm_cid": 1}}
 
@@ -40,7 +51,9 @@ def _check_values(res: dict[str, object], series: str | None) -> None:
     assert v["out_core_pid"] == tid and v["out_core_tgid"] == tgid
     assert v["out_core_leader_pid"] == tgid
     assert v["out_core_parent_tgid"] == res["runner_ppid"]
-    assert v["out_core_comm"] == v["out_cur_comm"] == "python3"
+    # On the host the runner is sys.executable (its file name is the task's comm).
+    comm = "python3" if series is not None else Path(sys.executable).name[:15]
+    assert v["out_core_comm"] == v["out_cur_comm"] == comm
     assert v["out_reset_on_fork"] == v["out_subreaper"] == 1
     if series is not None:
         for key, val in EXPECTED[series].items():

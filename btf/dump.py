@@ -53,6 +53,16 @@ _FUNC_UNK = " linkage=(unknown)\n"
 _REF_KINDS = frozenset({2, 8, 9, 10, 11, 18})
 _KINDS = [KIND_NAMES.get(k, "UNKNOWN") for k in range(KIND_MASK + 1)]
 
+#: Record length in words by kind: fixed part (0 = a kind only a layout section sizes) and
+#: words per vlen element.
+_FIXED_WORDS = [0] * (KIND_MASK + 1)
+_WORDS_PER_VLEN = [0] * (KIND_MASK + 1)
+for _k, (_single, _elem) in TRAILER_SIZES.items():
+    if 0 < _k <= MAX_KNOWN_KIND:
+        _FIXED_WORDS[_k], _WORDS_PER_VLEN[_k] = 3 + _single // 4, _elem // 4
+#: Above this many selected types, decoding the whole string table at once is cheaper.
+_PRELOAD_MIN = 2000
+
 #: Types rendered between two writes: big enough that writes are rare, small enough that a
 #: kernel dump never holds more than a few MB of pending text.
 _CHUNK = 16384
@@ -588,18 +598,26 @@ def _render(
             if len(parts) >= _CHUNK:
                 _write(out, parts)
     elif kind is not None:
-        # Walk the records without decoding; render only the requested kind.
-        _preload(ctx, render)
+        # Walk the records without decoding, noting where the requested kind is.
         blob = ctx.blob(first)
         w = blob.words
+        fixed, per = _FIXED_WORDS, _WORDS_PER_VLEN
+        found: list[tuple[int, int]] = []
         pos = 0
         for tid in range(first, stop):
-            if (w[pos + 1] >> KIND_SHIFT) & KIND_MASK == kind:
-                render(ctx, blob, tid, pos, tid + 1, parts)
-                count += 1
-                if len(parts) >= _CHUNK:
-                    _write(out, parts)
-            pos += blob.record_words(tid, pos)
+            info = w[pos + 1]
+            k = (info >> KIND_SHIFT) & KIND_MASK
+            if k == kind:
+                found.append((tid, pos))
+            size = fixed[k]
+            pos += size + per[k] * (info & VLEN_MASK) if size else blob.record_words(tid, pos)
+        if len(found) > _PRELOAD_MIN:
+            _preload(ctx, render)
+        for tid, pos in found:
+            render(ctx, blob, tid, pos, tid + 1, parts)
+            if len(parts) >= _CHUNK:
+                _write(out, parts)
+        count = len(found)
     else:
         _preload(ctx, render)
         blob = ctx.blob(first)

@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -441,6 +442,40 @@ def test_kernel_fixture_matches_bpftool(capsysbinary: pytest.CaptureFixture[byte
     assert hashlib.sha256(out).hexdigest() == digest
 
 
+def test_kernel_fixture_filters_are_blocks_of_the_full_dump(
+        capsysbinary: pytest.CaptureFixture[bytes],
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """On a big-endian kernel: the full dump is bpftool's (by hash); filtered dumps are
+    exactly its blocks, both for few matches and for many (names decoded in bulk)."""
+    name = "debian-6.12-s390x"
+    path = decompressed(tmp_path_factory, name)
+    digest = kernel_hashes().get(f"{name}.txt")
+    if path is None or digest is None:
+        pytest.skip(f"fixtures/kernels has no {name} (or no recorded bpftool hash)")
+    rc, full, _ = run_cli(capsysbinary, dump_args(path))
+    assert rc == 0 and hashlib.sha256(full).hexdigest() == digest
+    by_id = blocks(full)
+    header = re.compile(rb"\[\d+\] (\w+) '([^'\n]*)'")
+    meta: dict[int, tuple[bytes, bytes]] = {}
+    for tid, block in by_id.items():
+        m = header.match(block)
+        assert m is not None
+        meta[tid] = (m.group(1), m.group(2))
+    cases: list[tuple[list[str], Callable[[tuple[bytes, bytes]], bool]]] = [
+        (["--kind", "func"], lambda m: m[0] == b"FUNC"),
+        (["--kind", "struct"], lambda m: m[0] == b"STRUCT"),
+        (["--kind", "float"], lambda m: m[0] == b"FLOAT"),
+        (["--name", "task_struct"], lambda m: m[1] == b"task_struct"),
+        (["--name", "addrtype", "--kind", "struct"],  # 5 structs share this name
+         lambda m: m == (b"STRUCT", b"addrtype")),
+    ]
+    for args, pick in cases:
+        want = b"".join(by_id[t] for t in sorted(by_id) if pick(meta[t]))
+        assert want, args
+        rc, out, err = run_cli(capsysbinary, dump_args(path, None, *args))
+        assert (rc, err, out) == (0, "", want), args
+
+
 def test_kernel_fixture_name_filter(capsysbinary: pytest.CaptureFixture[bytes],
                                     tmp_path_factory: pytest.TempPathFactory) -> None:
     """Values recorded from bpftool in fixtures/kernels/README.md."""
@@ -497,6 +532,7 @@ def test_host_vmlinux_filters_match_bpftool(capsysbinary: pytest.CaptureFixture[
         (["--name", "task_struct"], lambda t: names[t] == b"task_struct"),
         (["--kind", "datasec"], lambda t: kinds[t] == b"DATASEC"),
         (["--kind", "enum64"], lambda t: kinds[t] == b"ENUM64"),
+        (["--kind", "func"], lambda t: kinds[t] == b"FUNC"),  # 56k: names decoded in bulk
         (["--name", "pid_t", "--kind", "typedef"],
          lambda t: names[t] == b"pid_t" and kinds[t] == b"TYPEDEF"),
         (["--name", "perf_aux_event"], lambda t: names[t] == b"perf_aux_event"),  # 3 structs

@@ -62,6 +62,9 @@ def exercise(spec: Spec) -> None:
             lambda t=tid: spec.resolve_size(t),
             lambda t=tid: spec.skip_mods_and_typedefs(t),
             lambda t=tid: spec.skip_mods(t),
+            lambda t=tid: spec.header_words(t),
+            lambda t=tid: spec.type_offset(t),
+            lambda t=tid: spec.spec_for(t),
         ]
     for n in NAMES:
         calls += [lambda n=n: spec.find_by_name(n), lambda n=n: spec.find_by_essential_name(n)]

@@ -7,6 +7,8 @@ libbpf's error codes (``-EINVAL`` vs ``-E2BIG``) and a pointer size chosen by th
 
 from __future__ import annotations
 
+from weakref import WeakKeyDictionary
+
 from btf.kinds import Kind
 from btf.spec import Spec
 from btf.types import Type
@@ -50,6 +52,26 @@ _FOLLOW = frozenset(
 MAX_RESOLVE_DEPTH = 32
 U32 = 0xFFFFFFFF
 U64 = 0xFFFFFFFFFFFFFFFF
+
+
+#: Per Spec: type id -> id after modifiers and typedefs (``skip_mods_and_typedefs``).
+_RESOLVED: WeakKeyDictionary[Spec, dict[int, int]] = WeakKeyDictionary()
+
+
+def resolve_cache(spec: Spec) -> dict[int, int]:
+    """The memo of :func:`resolve` for ``spec`` (fetch once, then use :func:`resolve`)."""
+    d = _RESOLVED.get(spec)
+    if d is None:
+        d = _RESOLVED[spec] = {}
+    return d
+
+
+def resolve(spec: Spec, cache: dict[int, int], type_id: int) -> int:
+    """``spec.skip_mods_and_typedefs(type_id)``, memoised in ``cache``."""
+    r = cache.get(type_id)
+    if r is None:
+        r = cache[type_id] = spec.skip_mods_and_typedefs(type_id)
+    return r
 
 
 def kind_str(kind: int) -> str:

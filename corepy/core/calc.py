@@ -214,6 +214,7 @@ class CoreCalculator:
         best = None
         best_spec: CoreSpec | None = None
         best_cand: Candidate | None = None
+        best_str: str | None = None
         for i, cand in enumerate(cands):
             tspec = cand.target.spec
             warns: list[str] = []
@@ -241,7 +242,7 @@ class CoreCalculator:
             except CoreError as exc:
                 raise fail(exc.errno, exc.warning, exc.detail, with_kind) from None
             if best is None:
-                best, best_spec, best_cand = vals, m.spec, cand
+                best, best_spec, best_cand, best_str = vals, m.spec, cand, cstr
             else:
                 assert best_spec is not None and best_cand is not None
                 if m.spec.bit_offset != best_spec.bit_offset:
@@ -281,7 +282,7 @@ class CoreCalculator:
             validate=best.validate, fail_memsz_adjust=best.fail_memsz_adjust,
             orig_sz=best.orig_sz, orig_type_id=best.orig_type_id,
             new_sz=best.new_sz, new_type_id=best.new_type_id,
-            target_spec=format_spec(best_spec) if best_spec is not None else None,
+            target_spec=best_str,
             candidates=verdicts, reason=reason, log=log,
         )
         if best_cand is not None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
+from weakref import WeakKeyDictionary
 
+from btf.names import essential_name
 from btf.spec import Spec
 
 from .btfutil import kind_str, kinds_core_compat
@@ -38,6 +40,22 @@ class Candidate(NamedTuple):
 Modules = Sequence[TargetBTF] | Callable[[], Sequence[TargetBTF]]
 
 
+#: Per target Spec: (essential name, own_only) -> ids. Name searches cost a scan of the
+#: target's tables, and the same Spec usually serves many objects.
+_LOOKUPS: WeakKeyDictionary[Spec, dict[tuple[str, bool], list[int]]] = WeakKeyDictionary()
+
+
+def _ids_named(spec: Spec, name: str, own_only: bool) -> list[int]:
+    memo = _LOOKUPS.get(spec)
+    if memo is None:
+        memo = _LOOKUPS[spec] = {}
+    key = (essential_name(name), own_only)
+    ids = memo.get(key)
+    if ids is None:
+        ids = memo[key] = spec.find_by_essential_name(name, own_only=own_only)
+    return ids
+
+
 def search_btf(
     target: TargetBTF,
     local_kind: int,
@@ -48,7 +66,7 @@ def search_btf(
     """Candidates for a root of ``local_kind`` named ``local_name`` in one BTF, in id order."""
     spec = target.spec
     out = []
-    for tid in spec.find_by_essential_name(local_name, own_only=own_only):
+    for tid in _ids_named(spec, local_name, own_only):
         if kinds_core_compat(spec.kind(tid), local_kind):
             out.append(Candidate(target, tid))
     return out

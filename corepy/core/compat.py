@@ -20,6 +20,7 @@ unchanged (replayed warnings are capped at :data:`MAX_WARNINGS`).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 from btf.kinds import INT_SIGNED, Kind
@@ -27,7 +28,14 @@ from btf.names import essential_name
 from btf.spec import Spec
 from btf.types import Type
 
-from .btfutil import COMPOSITE_KINDS, ENUM_KINDS, kind_str, kinds_core_compat
+from .btfutil import (
+    COMPOSITE_KINDS,
+    ENUM_KINDS,
+    kind_str,
+    kinds_core_compat,
+    resolve,
+    resolve_cache,
+)
 from .describe import describe
 from .errors import EINVAL, CoreError
 
@@ -72,6 +80,7 @@ class _AreCompat:
         self.local = local
         self.targ = targ
         self.warnings = warnings
+        self.lrc, self.trc = resolve_cache(local), resolve_cache(targ)
         # Only "compatible" results are memoised: a "no" or an error ends the whole check
         # at once in libbpf, so it is never computed twice.
         self.memo: set[tuple[int, int, int]] = set()
@@ -96,8 +105,8 @@ class _AreCompat:
             depth -= 1
             if depth < 0:
                 raise _depth_error("type compatibility")
-            lid = local.skip_mods_and_typedefs(lid)
-            tid = targ.skip_mods_and_typedefs(tid)
+            lid = resolve(local, self.lrc, lid)
+            tid = resolve(targ, self.trc, tid)
             lt, tt = local.type(lid), targ.type(tid)
             lk, tk = lt.kind, tt.kind
             if not kinds_core_compat(lk, tk):
@@ -123,12 +132,12 @@ class _AreCompat:
                 for i, (lp, tp) in enumerate(zip(lt.params, tt.params, strict=True)):
                     if level <= 0:
                         raise _level_error("type compatibility")
-                    v = self.run(local.skip_mods_and_typedefs(lp.type),
-                                 targ.skip_mods_and_typedefs(tp.type), level - 1)
+                    v = self.run(resolve(local, self.lrc, lp.type),
+                                 resolve(targ, self.trc, tp.type), level - 1)
                     if not v.ok:
                         return Verdict(False, f"parameter #{i}: {v.reason}")
-                lid = local.skip_mods_and_typedefs(lt.size_type)
-                tid = targ.skip_mods_and_typedefs(tt.size_type)
+                lid = resolve(local, self.lrc, lt.size_type)
+                tid = resolve(targ, self.trc, tt.size_type)
                 continue
             return _unexpected(local, lid, tid, self.warnings)
 
@@ -152,9 +161,10 @@ def types_are_compat(
 def fields_are_compat(local: Spec, local_id: int, targ: Spec, targ_id: int) -> Verdict:
     """libbpf ``bpf_core_fields_are_compat``: may a member of this type stand for that one."""
     lid0, tid0 = local_id, targ_id
+    lrc, trc = resolve_cache(local), resolve_cache(targ)
     for _ in range(FIELDS_MAX_STEPS):
-        lid = local.skip_mods_and_typedefs(local_id)
-        tid = targ.skip_mods_and_typedefs(targ_id)
+        lid = resolve(local, lrc, local_id)
+        tid = resolve(targ, trc, targ_id)
         lt, tt = local.type(lid), targ.type(tid)
         lk, tk = lt.kind, tt.kind
         if lk in COMPOSITE_KINDS and tk in COMPOSITE_KINDS:
@@ -187,10 +197,13 @@ def fields_are_compat(local: Spec, local_id: int, targ: Spec, targ_id: int) -> V
 # ----------------------------------------------------------------------------- match
 
 
+_essential = lru_cache(maxsize=65536)(essential_name)
+
+
 def _names_match(ln: str, tn: str) -> bool:
     if not tn:
         return not ln
-    return essential_name(ln) == essential_name(tn)
+    return _essential(ln) == _essential(tn)
 
 
 class _Matcher:
@@ -198,6 +211,7 @@ class _Matcher:
         self.local = local
         self.targ = targ
         self.warnings = warnings
+        self.lrc, self.trc = resolve_cache(local), resolve_cache(targ)
         self.memo: dict[tuple[int, int, bool, int], tuple[Verdict, list[str]]] = {}
 
     def run(self, lid: int, tid: int, behind_ptr: bool, level: int) -> Verdict:
@@ -232,8 +246,8 @@ class _Matcher:
             depth -= 1
             if depth < 0:
                 raise _depth_error("type match")
-            lid = local.skip_mods_and_typedefs(lid)
-            tid = targ.skip_mods_and_typedefs(tid)
+            lid = resolve(local, self.lrc, lid)
+            tid = resolve(targ, self.trc, tid)
             lt, tt = local.type(lid), targ.type(tid)
             if not _names_match(lt.name, tt.name):
                 return Verdict(False, f"{describe(local, lid)} in the object but "

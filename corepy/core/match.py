@@ -14,10 +14,12 @@ Besides libbpf's answer every non-match gets a reason a person can read.
 from __future__ import annotations
 
 from typing import NamedTuple
+from weakref import WeakKeyDictionary
 
 from btf.kinds import Kind
 from btf.names import essential_name
 from btf.spec import Spec
+from btf.types import Member
 
 from .access import (
     ENUMVAL_KINDS,
@@ -27,7 +29,7 @@ from .access import (
     CoreSpec,
     is_flex_arr,
 )
-from .btfutil import COMPOSITE_KINDS, ENUM_KINDS, U32, resolve_size
+from .btfutil import COMPOSITE_KINDS, ENUM_KINDS, U32, resolve, resolve_cache, resolve_size
 from .compat import fields_are_compat, types_are_compat, types_match
 from .describe import describe
 from .errors import E2BIG, EINVAL, CoreError
@@ -54,11 +56,36 @@ def local_path(spec: CoreSpec, upto: int) -> str:
     return "".join(parts)
 
 
+#: Per target Spec: composite id -> (first index of each member name, anonymous indices).
+_MEMBER_INDEX: WeakKeyDictionary[Spec, dict[int, tuple[dict[str, int], list[int]]]] = (
+    WeakKeyDictionary()
+)
+
+
+def _member_index(btf: Spec, tid: int,
+                  members: tuple[Member, ...]) -> tuple[dict[str, int], list[int]]:
+    per = _MEMBER_INDEX.get(btf)
+    if per is None:
+        per = _MEMBER_INDEX[btf] = {}
+    idx = per.get(tid)
+    if idx is None:
+        names: dict[str, int] = {}
+        anon: list[int] = []
+        for i, m in enumerate(members):
+            if m.name:
+                names.setdefault(m.name, i)
+            else:
+                anon.append(i)
+        idx = per[tid] = (names, anon)
+    return idx
+
+
 class _FieldMatcher:
     def __init__(self, local: CoreSpec, targ: CoreSpec, ptr_size: int) -> None:
         self.local = local
         self.targ = targ
         self.tbtf = targ.btf
+        self.rc = resolve_cache(targ.btf)
         self.ptr_size = ptr_size
         self.next_tid = 0
         self.name_hits = 0
@@ -67,54 +94,89 @@ class _FieldMatcher:
         self.clean_miss: set[tuple[int, int]] = set()
 
     def member(self, lacc: Accessor, targ_id: int, lname: str, lmember_type: int) -> int:
-        """libbpf ``bpf_core_match_member``: 1 found, 0 not, negative errno."""
+        """libbpf ``bpf_core_match_member``: 1 found, 0 not, negative errno.
+
+        libbpf walks every member in order. Only anonymous members (searched recursively)
+        and the first member named ``lname`` can change the outcome, so those are visited,
+        in the same order, with the same effects on the spec; the others only add and
+        remove their offset again. Should an incompatible same-named member deep inside
+        leave its raw index behind (libbpf does not undo it), the rest of the walk
+        continues member by member exactly as libbpf's would.
+        """
         tbtf, spec = self.tbtf, self.targ
-        tid = tbtf.skip_mods_and_typedefs(targ_id)
+        tid = resolve(tbtf, self.rc, targ_id)
         t = tbtf.type(tid)
         if t.kind not in COMPOSITE_KINDS:
             return 0
-        key = (tid, len(spec.raw))
+        members = t.members
+        if not members:
+            return 0
+        raw = spec.raw
+        if len(raw) == SPEC_MAX_LEN:
+            self.reason = (f"member '{lname}' is nested more than {SPEC_MAX_LEN} levels "
+                           "deep in the target")
+            return -E2BIG
+        key = (tid, len(raw))
         if key in self.clean_miss:
             return 0
+        names, anon = _member_index(tbtf, tid, members)
+        direct = names.get(lname)
+        order = anon if direct is None else [i for i in anon if i < direct] + [direct]
         hits = self.name_hits
-        raw = spec.raw
-        for i, m in enumerate(t.members):
-            if len(raw) == SPEC_MAX_LEN:
-                self.reason = (f"member '{lname}' is nested more than {SPEC_MAX_LEN} levels "
-                               "deep in the target")
-                return -E2BIG
-            spec.bit_offset = (spec.bit_offset + m.bit_offset) & U32
-            raw.append(i)
-            if not m.name:
-                found = self.member(lacc, m.type, lname, lmember_type)
-                if found:
-                    return found
-            elif m.name == lname:
-                self.name_hits += 1
-                spec.acc.append(Accessor(tid, i, m.name))
-                self.next_tid = m.type
-                try:
-                    v = fields_are_compat(self.local.btf, lmember_type, tbtf, m.type)
-                except CoreError as exc:
-                    self.reason = exc.detail
-                    return -exc.errno
-                if v.ok:
-                    return 1
-                spec.acc.pop()
-                self.reason = (f"field '{lname}' is {describe(self.local.btf, lmember_type)} "
-                               f"in the object but {describe(tbtf, m.type)} in the target")
+        for i in order:
+            res = self._step(tid, i, lacc, lname, lmember_type)
+            if res is not None:
+                return res
+            if self.name_hits != hits:
+                for j in range(i + 1, len(members)):
+                    res = self._step(tid, j, lacc, lname, lmember_type)
+                    if res is not None:
+                        return res
                 return 0
-            spec.bit_offset = (spec.bit_offset - m.bit_offset) & U32
-            raw.pop()
-        if self.name_hits == hits:
-            self.clean_miss.add(key)
+        self.clean_miss.add(key)
         return 0
+
+    def _step(self, tid: int, i: int, lacc: Accessor, lname: str,
+              lmember_type: int) -> int | None:
+        """One iteration of libbpf's member loop; None means "go on with the next"."""
+        tbtf, spec = self.tbtf, self.targ
+        raw = spec.raw
+        m = tbtf.type(tid).members[i]
+        if len(raw) == SPEC_MAX_LEN:
+            self.reason = (f"member '{lname}' is nested more than {SPEC_MAX_LEN} levels "
+                           "deep in the target")
+            return -E2BIG
+        spec.bit_offset = (spec.bit_offset + m.bit_offset) & U32
+        raw.append(i)
+        if not m.name:
+            found = self.member(lacc, m.type, lname, lmember_type)
+            if found:
+                return found
+        elif m.name == lname:
+            self.name_hits += 1
+            spec.acc.append(Accessor(tid, i, m.name))
+            self.next_tid = m.type
+            try:
+                v = fields_are_compat(self.local.btf, lmember_type, tbtf, m.type)
+            except CoreError as exc:
+                self.reason = exc.detail
+                return -exc.errno
+            if v.ok:
+                return 1
+            spec.acc.pop()
+            self.reason = (f"field '{lname}' is {describe(self.local.btf, lmember_type)} "
+                           f"in the object but {describe(tbtf, m.type)} in the target")
+            return 0
+        spec.bit_offset = (spec.bit_offset - m.bit_offset) & U32
+        raw.pop()
+        return None
 
     def run(self) -> int:
         local, spec, tbtf = self.local, self.targ, self.tbtf
         tid = spec.root_type_id
+        rc = self.rc
         for i, lacc in enumerate(local.acc):
-            tid = tbtf.skip_mods_and_typedefs(tid)
+            tid = resolve(tbtf, rc, tid)
             if lacc.name is not None:
                 lmember = local.btf.type(lacc.type_id).members[lacc.idx]
                 found = self.member(lacc, tid, lacc.name, lmember.type)
@@ -135,7 +197,7 @@ class _FieldMatcher:
                     self.reason = (f"index {lacc.idx} out of bounds for array of {t.nelems} "
                                    f"('{where}' in the target)")
                     return 0
-                tid = tbtf.skip_mods_and_typedefs(t.elem_type)
+                tid = resolve(tbtf, rc, t.elem_type)
             if len(spec.raw) == SPEC_MAX_LEN:
                 self.reason = f"access nested more than {SPEC_MAX_LEN} levels deep in the target"
                 return -E2BIG

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+
+from . import __version__
 
 #: sub-command -> module in corepy.commands providing ``add_arguments(parser)`` and
 #: ``run(args) -> int``; the help line is kept here so ``--help`` imports nothing.
@@ -33,25 +36,39 @@ examples:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The sub-command named in ``argv`` (first non-option word), if any."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser; only the chosen sub-command's module is imported (start-up cost)."""
     parser = argparse.ArgumentParser(
         prog="corepy",
         description="Make one compiled BPF CO-RE object run on many Linux kernels, offline.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"corepy {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = _chosen(argv)
     for name, (module, help_line) in COMMANDS.items():
         p = sub.add_parser(name, help=help_line, description=help_line,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.set_defaults(_module=module)
-        mod = importlib.import_module(f"corepy.commands.{module}")
-        mod.add_arguments(p)
+        if name == chosen:
+            mod = importlib.import_module(f"corepy.commands.{module}")
+            mod.add_arguments(p)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
@@ -70,12 +87,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (BTFError, CorepyError) as exc:
         print(f"corepy: error: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:
-        name = exc.filename if exc.filename is not None else ""
-        print(f"corepy: error: {name}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
     except BrokenPipeError:
+        # The reader went away (``| head``): not an error; silence the flush at exit.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except OSError:
+            pass
         return 0
+    except OSError as exc:
+        what = f"{exc.filename}: " if exc.filename is not None else ""
+        print(f"corepy: error: {what}{exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -222,17 +222,22 @@ def main() -> int:
     # ---- whole processes (interleaved)
     name_cmd = [sys.executable, "-m", "corepy", "btf", "dump", btf_path, "--name", args.type]
     full_cmd = [sys.executable, "-m", "corepy", "btf", "dump", btf_path]
+    name_cmd_s = [sys.executable, "-S", *name_cmd[1:]]
     cmds: dict[str, tuple[list[str], dict[str, str] | None]] = {
         "python_pass": ([sys.executable, "-c", "pass"], env),
+        "python_pass_nosite": ([sys.executable, "-S", "-c", "pass"], env),
         "python_import_btf": ([sys.executable, "-c", "import btf"], env),
         "python_import_corepy_cli": ([sys.executable, "-c", "import corepy.cli"], env),
         "corepy_name": (name_cmd, env),
         "corepy_name_cached": (name_cmd, env_cache),
+        "corepy_name_nosite": (name_cmd_s, env),
+        "corepy_name_cached_nosite": (name_cmd_s, env_cache),
     }
     has_cli = (ROOT / "corepy" / "commands" / "btf_cmd.py").exists()
     if not has_cli:
-        for k in ("corepy_name", "corepy_name_cached"):
-            del cmds[k]
+        for k in list(cmds):
+            if k.startswith("corepy_"):
+                del cmds[k]
     if c is not None:
         cmds["c_dump"] = ([str(C_BENCH), "--dump", "--type", args.type, btf_path], None)
     run_proc(name_cmd, env_cache) if has_cli else None  # fill the cache
@@ -326,18 +331,23 @@ def table(res: dict[str, object]) -> list[list[str]]:
     row("RSS growth read+index vs one parsed BTF (MB)", py_rss, c_rss,
         py_rss / c_rss if has_c else None, f"<= {TARGETS['index_mem_mb']}",  # type: ignore[operator]
         py_rss <= TARGETS["index_mem_mb"])
-    for k in ("python_pass", "python_import_btf", "python_import_corepy_cli"):
+    for k in ("python_pass", "python_pass_nosite", "python_import_btf",
+              "python_import_corepy_cli"):
         row(f"process: {k.removeprefix('python_').replace('_', ' ')} (ms)", pr[k], "-", None, "",
             None)
     if "corepy_name" in pr and "c_dump" in pr:
-        for k in ("corepy_name", "corepy_name_cached"):
+        for k in ("corepy_name", "corepy_name_cached", "corepy_name_nosite",
+                  "corepy_name_cached_nosite"):
             ratio = pr[k]["min"] / pr["c_dump"]["min"]
-            row(f"process: dump --name {res['type']}{' (cache)' if 'cached' in k else ''} "
-                "vs btf_parse_bench --dump (ms)", pr[k], pr["c_dump"], ratio,
-                f"<= {TARGETS['name_dump_ratio']}x", ratio <= TARGETS["name_dump_ratio"])
-        net = pr["corepy_name"]["min"] - pr["python_pass"]["min"]
-        row("  same, minus bare interpreter start-up (ms)", net, pr["c_dump"],
-            net / pr["c_dump"]["min"], "", None)
+            label = " (cache)" if "cached" in k else ""
+            label += " python -S" if "nosite" in k else ""
+            row(f"process: dump --name {res['type']}{label} vs btf_parse_bench --dump (ms)",
+                pr[k], pr["c_dump"], ratio, f"<= {TARGETS['name_dump_ratio']}x",
+                ratio <= TARGETS["name_dump_ratio"])
+        for k in ("corepy_name", "corepy_name_cached"):
+            net = pr[k]["min"] - pr["python_pass"]["min"]
+            row(f"  {'cache, ' if 'cached' in k else ''}minus `python -c pass` (ms)", net,
+                pr["c_dump"], net / pr["c_dump"]["min"], "", None)
     if "corepy_full" in pr and "bpftool_full" in pr:
         for k in ("corepy_full", "corepy_full_cached"):
             ratio = pr[k]["min"] / pr["bpftool_full"]["min"]

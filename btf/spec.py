@@ -680,17 +680,26 @@ class Spec:
         return out  # type: ignore[return-value]
 
     def _decode(self, type_id: int) -> Type:
-        pos = self._offs[self._idx(type_id)]
+        offs = self._offs
+        idx = type_id - self.first_id
+        if idx < 0 or idx >= len(offs):
+            self._idx(type_id)  # raises the out-of-range error
+        pos = offs[idx]
         w = self._w
         name_off, info, st = w[pos], w[pos + 1], w[pos + 2]
         kind = (info >> 24) & 0x7F
         vlen = info & 0xFFFFFF
-        name = self._name(type_id, name_off, "")
+        name = self._str_cache.get(name_off)
+        if name is None:
+            name = self._name(type_id, name_off, "")
         t = Type(type_id, kind, name, name_off, info, st, 4 * pos)
         if kind in _REF_CHECKED and st >= self.type_count:
             raise self._bad_ref(type_id, st, kind_name(kind))
         if kind == _FUNC:
-            target = (self.header_words(st)[1] >> 24) & 0x7F if st else 0
+            if st >= self.first_id:
+                target = (w[offs[st - self.first_id] + 1] >> 24) & 0x7F
+            else:
+                target = (self.header_words(st)[1] >> 24) & 0x7F if st else 0
             if target != _FUNC_PROTO:
                 raise BTFTypeError(
                     f"type [{type_id}] FUNC '{name}' refers to type [{st}], a "

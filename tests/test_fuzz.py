@@ -14,6 +14,7 @@ import struct
 import tracemalloc
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -220,3 +221,21 @@ def test_hostile_duplicate_strings_stay_linear(e: str) -> None:
     spec = Spec(b.blob())
     assert len(spec.find_by_name("dup")) == 2000
     assert len(spec.find_by_essential_name("dup___x")) == 2000
+
+
+VMLINUX = Path("/sys/kernel/btf/vmlinux")
+_KERNEL: list[bytes] = []
+
+
+def _kernel() -> list[bytes]:
+    if not _KERNEL:
+        _KERNEL.append(VMLINUX.read_bytes())
+    return _KERNEL
+
+
+@pytest.mark.skipif(not VMLINUX.exists(), reason="no /sys/kernel/btf/vmlinux on this host")
+@settings(FUZZ, max_examples=min(EXAMPLES, 8), deadline=timedelta(seconds=10))
+@given(st.data())
+def test_mutated_kernel_btf(data: st.DataObject) -> None:
+    """A few mutations of a real kernel's BTF (each open scans 5 MB, so only a handful)."""
+    open_and_exercise(data.draw(mutated(_kernel())))

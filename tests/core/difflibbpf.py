@@ -175,6 +175,33 @@ def diff_against_libbpf(obj_path: str | Path, target_path: str | Path,
     return problems
 
 
+def patch_string(obj_path: str | Path, old: str, new: str, out_path: str | Path) -> None:
+    """Copy ``obj_path`` to ``out_path`` with string ``old`` of ``.BTF`` replaced by ``new``.
+
+    Same length only (nothing moves), which is enough to feed libbpf and corepy odd access
+    strings the compiler would never write.
+    """
+    import io
+    import struct
+
+    from elftools.elf.elffile import ELFFile
+
+    if len(old) != len(new):
+        raise ValueError("old and new must have the same length")
+    data = bytearray(Path(obj_path).read_bytes())
+    sec = ELFFile(io.BytesIO(bytes(data))).get_section_by_name(".BTF")
+    off = sec["sh_offset"]
+    blob = bytes(data[off : off + sec["sh_size"]])
+    order = "<" if blob[:2] == b"\x9f\xeb" else ">"
+    hdr_len, _to, _tl, str_off, str_len = struct.unpack_from(order + "5I", blob, 4)
+    start = hdr_len + str_off
+    i = blob.find(b"\0" + old.encode() + b"\0", start, start + str_len)
+    if i < 0:
+        raise ValueError(f"string {old!r} not in .BTF")
+    data[off + i + 1 : off + i + 1 + len(old)] = new.encode()
+    Path(out_path).write_bytes(bytes(data))
+
+
 def main(argv: list[str]) -> int:
     args = [a for a in argv[1:] if not a.startswith("--")]
     legacy = "--legacy" in argv

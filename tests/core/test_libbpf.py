@@ -82,3 +82,31 @@ def test_harness_testdata(oracle):
     td = ROOT / "tests" / "harness" / "testdata"
     for target in ("oracle_target.btf", "oracle_target_ambig.bpfel.o"):
         assert diff_against_libbpf(td / "oracle_progs.bpfel.o", td / target, LEGACY) == []
+
+
+# Access strings clang never writes, patched into local.o (same length): libbpf's parser
+# quirks (white space and signs accepted, a leading colon or trailing blank refused) and
+# its "captures type ... of unexpected kind" message.
+PATCHES = [
+    ("0:4:2", "0:6:0", "fields"),  # through a pointer: captures type ... ptr
+    ("0:3:1", "0:9:0", "fields"),  # through an int
+    ("0:4:2", ":04:2", "fields"),
+    ("0:4:2", "0 4 2", "fields"),
+    ("0:4:2", "+0:+4", "fields"),
+    ("0:4:2", "0:4:9", "fields"),
+    ("0:4:2", "0x4:2", "fields"),
+    ("0:4:2", "0:04 ", "fields"),
+    ("0:10", "0:1a", "fields"),
+    ("0", "1", "types"),  # type-based relocations need exactly "0"
+    ("1", "9", "enums"),  # enumerator index out of range
+]
+
+
+@pytest.mark.parametrize("old,new,prog", PATCHES)
+def test_odd_access_strings(oracle, data_dir, tmp_path, old, new, prog):
+    from .difflibbpf import patch_string
+
+    d = data_dir / "bpfel"
+    obj = tmp_path / "patched.o"
+    patch_string(d / "local.o", old, new, obj)
+    assert diff_against_libbpf(obj, d / "target_same.o", LEGACY, [prog]) == []

@@ -33,7 +33,7 @@ from .btfutil import kind_str
 from .candidates import Candidate, Modules, TargetBTF, candidate_log_line, search_btf
 from .describe import describe
 from .errors import EINVAL, EOPNOTSUPP, CoreError, CoreRelocationError
-from .match import match_candidate
+from .match import local_path, match_candidate
 from .values import calc_relo
 
 __all__ = ["Candidate", "CoreCalculator", "CoreOptions", "TargetBTF"]
@@ -152,11 +152,11 @@ class CoreCalculator:
         log: list[str] = []
 
         def fail(errno: int, line: str | None, detail: str | None = None,
-                 spec: str | None = None, final: bool = True) -> CoreRelocationError:
+                 spec: str | None = None) -> CoreRelocationError:
+            """The error libbpf reports: its own line (if any), then "failed to relocate"."""
             if line is not None:
                 log.append(line)
-            if final:
-                log.append(f"{pfx}failed to relocate: -{errno}")
+            log.append(f"{pfx}failed to relocate: -{errno}")
             msg = line if line is not None else f"{pfx}failed to relocate: -{errno}"
             if detail:
                 msg += f" ({detail})"
@@ -300,7 +300,7 @@ class CoreCalculator:
             why = (f"{what} does not exist on this kernel (no {kind_str(local_kind)} named "
                    f"'{ess}' in {where})")
             if kind in FIELD_KINDS:
-                why = f"{why}, so '{_path(lspec)}' cannot be resolved"
+                why = f"{why}, so '{local_path(lspec, len(lspec.acc))}' cannot be resolved"
             return f"{why}; {advice}"
         first = next((v.reason for v in verdicts if v.reason), None) or "no candidate matched"
         if kind == 12:
@@ -313,10 +313,3 @@ class CoreCalculator:
             extra += (f" (candidates {', '.join(f'[{c.type_id}]' for c in pruned)} were ruled "
                       f"out by an earlier relocation of the same type, as libbpf does)")
         return f"{first} on this kernel{extra}; {advice}"
-
-
-def _path(spec: CoreSpec) -> str:
-    from .match import local_path
-
-    return local_path(spec, len(spec.acc))
-

@@ -42,21 +42,21 @@ TYPE_ID_LOCAL = 6
 FIELD_EXISTS = 2
 ENUMVAL_VALUE = 11
 
-#: What a program gets when nothing matched, per kind: (value, advice).
-_ADVICE: dict[int, str] = {
-    0: "the instruction is poisoned; guard the access with bpf_core_field_exists()",
-    1: "the instruction is poisoned; guard the access with bpf_core_field_exists()",
-    2: "bpf_core_field_exists() is 0 here",
-    3: "the instruction is poisoned; guard the access with bpf_core_field_exists()",
-    4: "the instruction is poisoned; guard the access with bpf_core_field_exists()",
-    5: "the instruction is poisoned; guard the access with bpf_core_field_exists()",
-    7: "bpf_core_type_id_kernel() is 0 here",
-    8: "bpf_core_type_exists() is 0 here",
-    9: "bpf_core_type_size() is 0 here; check bpf_core_type_exists() first",
-    10: "bpf_core_enum_value_exists() is 0 here",
-    11: "the instruction is poisoned; check bpf_core_enum_value_exists() before using "
-        "the value",
-    12: "bpf_core_type_matches() is 0 here",
+#: What the program gets when nothing matched, per kind (ends the reason sentence).
+_POISONED = "so the instruction is poisoned: "
+_CONSEQUENCE: dict[int, str] = {
+    0: _POISONED + "guard the access with bpf_core_field_exists()",
+    1: _POISONED + "guard the access with bpf_core_field_exists()",
+    2: "so bpf_core_field_exists() is 0",
+    3: _POISONED + "guard the access with bpf_core_field_exists()",
+    4: _POISONED + "guard the access with bpf_core_field_exists()",
+    5: _POISONED + "guard the access with bpf_core_field_exists()",
+    7: "so bpf_core_type_id_kernel() is 0",
+    8: "so bpf_core_type_exists() is 0",
+    9: "so bpf_core_type_size() is 0: check bpf_core_type_exists() first",
+    10: "so bpf_core_enum_value_exists() is 0",
+    11: _POISONED + "check bpf_core_enum_value_exists() before using the value",
+    12: "so bpf_core_type_matches() is 0",
 }
 
 
@@ -292,7 +292,8 @@ class CoreCalculator:
     # ------------------------------------------------------------------ explanations
     def _reason(self, kind: int, tid: int, local_kind: int, local_name: str,
                 lspec: CoreSpec, verdicts: list[CandidateVerdict]) -> str:
-        advice = _ADVICE.get(kind, "")
+        """One sentence: what is missing on this kernel, and what the program gets."""
+        then = _CONSEQUENCE.get(kind, "")
         if not verdicts:
             where = self._searched.get(tid, self.vmlinux.name)
             what = describe(self.local, tid)
@@ -300,11 +301,13 @@ class CoreCalculator:
             why = (f"{what} does not exist on this kernel (no {kind_str(local_kind)} named "
                    f"'{ess}' in {where})")
             if kind in FIELD_KINDS:
-                why = f"{why}, so '{local_path(lspec, len(lspec.acc))}' cannot be resolved"
-            return f"{why}; {advice}"
+                why += f" to resolve '{local_path(lspec, len(lspec.acc))}'"
+            return f"{why}, {then}"
         first = next((v.reason for v in verdicts if v.reason), None) or "no candidate matched"
+        if first.startswith("field '"):
+            first = first.replace(" not found in ", " does not exist in ", 1)
         if kind == 12:
-            first = f"{describe(self.local, tid)} does not match the target's definition: {first}"
+            first = f"{describe(self.local, tid)} does not match the target's definition ({first})"
         extra = ""
         if len(verdicts) > 1:
             extra = f" (none of {len(verdicts)} candidates matched)"
@@ -312,4 +315,4 @@ class CoreCalculator:
         if pruned:
             extra += (f" (candidates {', '.join(f'[{c.type_id}]' for c in pruned)} were ruled "
                       f"out by an earlier relocation of the same type, as libbpf does)")
-        return f"{first} on this kernel{extra}; {advice}"
+        return f"{first} on this kernel{extra}, {then}"

@@ -101,8 +101,8 @@ def test_verdicts_and_reasons(objs):
     assert (v.btf_name, v.type_id, v.matched) == ("vmlinux", 20, False)
     assert v.spec == "[20] struct cx_s (0 @ offset 0)"
     assert v.reason == "field 'gone' not found in struct cx_s"
-    assert res.reason == ("field 'gone' not found in struct cx_s on this kernel; the "
-                          "instruction is poisoned; guard the access with "
+    assert res.reason == ("field 'gone' does not exist in struct cx_s on this kernel, so the "
+                          "instruction is poisoned: guard the access with "
                           "bpf_core_field_exists()")
     res = calc.calc(local.find("fields", 0), "fields")
     assert res.target_spec == "[20] struct cx_s.b (0:0 @ offset 0)" and res.reason is None
@@ -110,17 +110,17 @@ def test_verdicts_and_reasons(objs):
     res = calc.calc(local.find("types", 4), "types")  # TYPE_MATCHES struct cx_match
     assert res.new_val == 0
     assert res.reason is not None and res.reason.startswith(
-        "struct cx_match does not match the target's definition: ")
-    assert res.reason.endswith("bpf_core_type_matches() is 0 here")
+        "struct cx_match does not match the target's definition (")
+    assert res.reason.endswith("on this kernel, so bpf_core_type_matches() is 0")
     res = calc.calc(local.find("enums", 3), "enums")
     assert res.poison
-    assert res.reason == ("enumerator 'CX_C' not found in enum cx_e___diff on this kernel; the "
-                          "instruction is poisoned; check bpf_core_enum_value_exists() "
+    assert res.reason == ("enumerator 'CX_C' not found in enum cx_e___diff on this kernel, so "
+                          "the instruction is poisoned: check bpf_core_enum_value_exists() "
                           "before using the value")
     missing = objs.calc("bpfel", "local", "missing")
     res = missing.calc(local.find("types", 2), "types")
     assert res.reason == ("struct cx_s does not exist on this kernel (no struct named 'cx_s' "
-                          "in vmlinux); bpf_core_type_exists() is 0 here")
+                          "in vmlinux), so bpf_core_type_exists() is 0")
 
 
 def test_log_lines_match_libbpf_format(objs):

@@ -4,7 +4,7 @@
 # explain what changed between them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install -q --disable-pip-version-check -e . >/dev/null
+python3 -m pip install -q --disable-pip-version-check -e . --config-settings editable_mode=compat >/dev/null
 OBJ=fixtures/core/bpfel/prog__trace_task_file.o
 OUT=${OUT:-build/demo}
 mkdir -p "$OUT"

@@ -10,9 +10,18 @@ JOBS.json: {"jobs": [{"name": str, "object": path, "prog": str,
                       "prepare": bool,   # subreaper + SCHED_RESET_ON_FORK, in the running task
                       "set": [[section, offset, hex]],
                       "set_proc": [[section, offset, what]],  # ppid|pid|reset_on_fork|subreaper
-                      "thread": bool}]}                # test-run from a second thread
+                      "thread": bool,                  # test-run from a second thread
+                      "loader": "python" | "libbpf",   # default python (bpfload)
+                      "runner": path}]}                # libbpf: the libbpf_runner binary
 Output: a line "COREPY-RESULT <json>" with "uname", "pid", "comm" and "results" (per job:
-"retval", "sections" {name: hex}, "tid", or "error" and "log").
+"retval", "sections" {name: hex}, "tid", and "pid", "ppid", "comm" of the process and task
+that ran the program; or "error", "errno" and "log").
+
+A "libbpf" job runs libbpf_runner (Debian's libbpf) as a child process on the object, with no
+--btf: the objects are already relocated (core_relo_len 0), so libbpf relocates nothing and
+loads exactly the object's instructions. Its inputs are the same "set"/"set_proc" entries,
+written into libbpf's copies of the sections before loading; "set_proc" values are the
+child's own (it reads them itself after --prepare).
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import ctypes
 import json
 import os
 import struct
+import subprocess
 import sys
 import threading
 
@@ -59,8 +69,49 @@ def proc_value(what: str) -> int:
     raise ValueError(f"unknown process value {what!r}")
 
 
+def thread_comm() -> str:
+    with open("/proc/thread-self/comm") as f:
+        return f.read().strip()
+
+
+def run_libbpf_job(job: dict[str, object]) -> dict[str, object]:
+    """The job under libbpf: libbpf_runner's JSON line, or its error and stderr tail."""
+    res: dict[str, object] = {"name": job.get("name", ""), "loader": "libbpf"}
+    args = [str(job["runner"])]
+    if job.get("prepare"):
+        args.append("--prepare")
+    if job.get("thread"):
+        args.append("--thread")
+    args += [str(job["object"]), str(job["prog"])]
+    for sec, off, hexval in job.get("set", []):  # type: ignore[attr-defined]
+        args.append(f"{sec}:{off}:{hexval}")
+    for sec, off, what in job.get("set_proc", []):  # type: ignore[attr-defined]
+        args.append(f"{sec}:{off}:@{what}")
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, errors="replace",
+                              timeout=60, cwd="/")
+    except (OSError, subprocess.SubprocessError) as err:
+        res["error"] = f"{type(err).__name__}: {err}"
+        return res
+    lines = proc.stdout.strip().splitlines()
+    try:
+        out = json.loads(lines[-1])
+        assert isinstance(out, dict)
+    except (ValueError, IndexError, AssertionError):
+        res["error"] = f"libbpf_runner exit {proc.returncode}, no result line"
+        res["log"] = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
+        return res
+    res.update(out)
+    if "error" in out:
+        res["log"] = "\n".join(proc.stderr.splitlines()[-40:])
+    return res
+
+
 def run_job(job: dict[str, object]) -> dict[str, object]:
-    res: dict[str, object] = {"name": job.get("name", "")}
+    if job.get("loader", "python") == "libbpf":
+        return run_libbpf_job(job)
+    res: dict[str, object] = {"name": job.get("name", ""), "loader": "python",
+                              "pid": os.getpid(), "ppid": os.getppid()}
     try:
         with bpfload.Object.open(str(job["object"])) as obj:
             obj.load_into_kernel()
@@ -76,6 +127,7 @@ def run_job(job: dict[str, object]) -> dict[str, object]:
                 for sec, off, what in job.get("set_proc", []):  # type: ignore[attr-defined]
                     obj.set_global(sec, off, struct.pack("=I", proc_value(what)))
                 out["tid"] = threading.get_native_id()
+                out["comm"] = thread_comm()
                 out["retval"] = obj.run(str(job["prog"]))
 
             if job.get("thread"):

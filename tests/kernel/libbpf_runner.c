@@ -5,9 +5,14 @@
  * program and print the result as one JSON line. Used to check the self-check objects pass
  * under libbpf on the host, independently of corepy and of the Python loader.
  *
- * usage: libbpf_runner [--btf PATH] [--capture FILE] [--prepare] OBJ PROG [SEC:OFF:VALUE ...]
+ * usage: libbpf_runner [--btf PATH] [--capture FILE] [--prepare] [--thread] OBJ PROG
+ *                      [SEC:OFF:VALUE ...]
  *   VALUE is hex bytes, or @ppid / @reset_on_fork / @subreaper (u32 of this process,
  *   read after --prepare made this process a child subreaper with SCHED_RESET_ON_FORK).
+ *   --thread: test-run from a second thread (so the program sees pid != tgid); with
+ *   --prepare that thread sets SCHED_RESET_ON_FORK for itself (new threads start without).
+ *   Output: {"retval", "pid", "ppid", "tid", "comm", "sections": {name: hex}} or
+ *   {"error", "errno"}; libbpf's own messages (the verifier log) go to stderr.
  *   --capture: do not load PROG; write the instructions libbpf submits for it (relocated,
  *   subprograms appended, map fds in place) to FILE. This works for any target BTF, also
  *   when the running kernel would refuse the result: our syscall() below answers that one
@@ -20,6 +25,7 @@
 #include <stdarg.h>
 #include <sys/syscall.h>
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,8 +73,43 @@ long syscall(long nr, ...)
 
 static int fail(const char *what, int err)
 {
-	printf("{\"error\": \"%s: %s\"}\n", what, strerror(err < 0 ? -err : err));
+	err = err < 0 ? -err : err;
+	printf("{\"error\": \"%s: %s\", \"errno\": %d}\n", what, strerror(err), err);
 	return 1;
+}
+
+static int prepare(void)
+{
+	struct sched_param sp = {0};
+
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) ||
+	    sched_setscheduler(0, SCHED_OTHER | SCHED_RESET_ON_FORK, &sp))
+		return -errno;
+	return 0;
+}
+
+struct test_run {
+	int prog_fd, prepare, err;
+	__u32 retval;
+	pid_t tid;
+	char comm[16];
+};
+
+/* The test run, in the calling task: the program reads that task's pid, comm, flags. */
+static void *test_run(void *arg)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	struct test_run *t = arg;
+
+	if (t->prepare && (t->err = prepare()))
+		return NULL;
+	t->tid = (pid_t)syscall(SYS_gettid);
+	prctl(PR_GET_NAME, t->comm, 0, 0, 0);
+	t->err = bpf_prog_test_run_opts(t->prog_fd, &opts);
+	if (t->err)
+		t->err = -errno;
+	t->retval = opts.retval;
+	return NULL;
 }
 
 static struct bpf_map *data_map(struct bpf_object *obj, const char *sec)
@@ -139,33 +180,31 @@ static int set_input(struct bpf_object *obj, char *spec)
 int main(int argc, char **argv)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts);
-	LIBBPF_OPTS(bpf_test_run_opts, run_opts);
 	const char *secs[] = {".bss", ".data", ".rodata"};
+	struct test_run run = {0};
 	struct bpf_program *prog;
 	struct bpf_object *obj;
-	int i = 1, err;
+	int i = 1, err, thread = 0, prep = 0;
 
-	if (i + 1 < argc && !strcmp(argv[i], "--btf")) {
-		open_opts.btf_custom_path = argv[i + 1];
-		i += 2;
-	}
-	if (i + 1 < argc && !strcmp(argv[i], "--capture")) {
-		capture_path = argv[i + 1];
-		i += 2;
-	}
-	if (i < argc && !strcmp(argv[i], "--prepare")) {
-		struct sched_param sp = {0};
-
-		if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) ||
-		    sched_setscheduler(0, SCHED_OTHER | SCHED_RESET_ON_FORK, &sp))
-			return fail("prepare", errno);
-		i++;
+	for (; i < argc && !strncmp(argv[i], "--", 2); i++) {
+		if (!strcmp(argv[i], "--btf") && i + 1 < argc)
+			open_opts.btf_custom_path = argv[++i];
+		else if (!strcmp(argv[i], "--capture") && i + 1 < argc)
+			capture_path = argv[++i];
+		else if (!strcmp(argv[i], "--prepare"))
+			prep = 1;
+		else if (!strcmp(argv[i], "--thread"))
+			thread = 1;
+		else
+			break;
 	}
 	if (argc - i < 2) {
-		fprintf(stderr, "usage: %s [--btf PATH] [--capture FILE] [--prepare] OBJ PROG "
-			"[SEC:OFF:VALUE ...]\n", argv[0]);
+		fprintf(stderr, "usage: %s [--btf PATH] [--capture FILE] [--prepare] [--thread] "
+			"OBJ PROG [SEC:OFF:VALUE ...]\n", argv[0]);
 		return 2;
 	}
+	if (prep && (err = prepare()))
+		return fail("prepare", err);
 	capture_prog = argv[i + 1];
 	obj = bpf_object__open_file(argv[i], &open_opts);
 	if (!obj)
@@ -187,10 +226,24 @@ int main(int argc, char **argv)
 		printf("{\"captured\": %d}\n", captured);
 		return 0;
 	}
-	err = bpf_prog_test_run_opts(bpf_program__fd(prog), &run_opts);
-	if (err)
-		return fail("test run", err);
-	printf("{\"retval\": %u, \"pid\": %d, \"sections\": {", run_opts.retval, getpid());
+	run.prog_fd = bpf_program__fd(prog);
+	if (thread) {
+		pthread_t th;
+
+		run.prepare = prep;
+		err = pthread_create(&th, NULL, test_run, &run);
+		if (err || (err = pthread_join(th, NULL)))
+			return fail("thread", err);
+	} else {
+		test_run(&run);
+	}
+	if (run.err)
+		return fail(run.prepare ? "prepare or test run" : "test run", run.err);
+	printf("{\"retval\": %u, \"pid\": %d, \"ppid\": %d, \"tid\": %d, \"comm\": \"",
+	       run.retval, getpid(), getppid(), run.tid);
+	for (const char *c = run.comm; *c; c++)  /* a JSON string: escape what needs it */
+		printf((*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) ? "\\u%04x" : "%c", *c);
+	printf("\", \"sections\": {");
 	for (unsigned int s = 0, first = 1; s < sizeof(secs) / sizeof(secs[0]); s++) {
 		struct bpf_map *map = data_map(obj, secs[s]);
 		unsigned char *val;

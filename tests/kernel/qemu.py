@@ -2,7 +2,9 @@
 
 The guest is a single initramfs: busybox-static, Debian's /usr/bin/python3 with only the
 stdlib modules the runner imports and the shared libraries those need, the loader
-(examples/pyloader/bpfload.py), tests/kernel/guest_runner.py, the objects and a jobs file.
+(examples/pyloader/bpfload.py), tests/kernel/guest_runner.py, the objects and a jobs file;
+with "libbpf" jobs also the host's libbpf_runner binary (Debian's libbpf linked in) and the
+shared libraries ldd lists for it (libelf, libz; libc is there for python already).
 /init runs the runner, which prints one "COREPY-RESULT <json>" line on the serial console,
 then powers off. Nothing is written to disk; the console is the only channel.
 
@@ -12,6 +14,7 @@ run_selfcheck(obj_bytes, kernel) for self-check objects already relocated for th
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -24,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import selfcheck
+from . import libbpf_ref, selfcheck
 from .kernels import Kernel, KernelUnavailable, get_kernel
 
 HERE = Path(__file__).resolve().parent
@@ -32,6 +35,7 @@ REPO = HERE.parents[1]
 LOADER = REPO / "examples" / "pyloader" / "bpfload.py"
 RUNNER = HERE / "guest_runner.py"
 GUEST_PYTHON = "/usr/bin/python3"
+GUEST_LIBBPF_RUNNER = "/corepy/libbpf_runner"
 BUSYBOX = "/bin/busybox"
 QEMU = "qemu-system-x86_64"
 MARKER = "COREPY-RESULT "
@@ -92,6 +96,21 @@ def qemu_missing() -> str | None:
             return f"{tool} not found (apt-get install {pkg})"
     if os.uname().machine != "x86_64":
         return "the guest runs the host's x86_64 python3 and busybox"
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def bpf_unavailable() -> str | None:
+    """Why this process cannot load BPF programs, or None."""
+    if os.geteuid() != 0:
+        return "needs root for bpf() (run the suite as root)"
+    try:  # loading the plain object: a few array maps and a small raw_tp program
+        with selfcheck.bpfload.Object.open(selfcheck.FIXTURES / "plain.bpfel.o") as o:
+            o.load_into_kernel()
+    except selfcheck.bpfload.BPFError as err:
+        if err.errno in (errno.EPERM, errno.ENOSYS):
+            return f"bpf() not permitted here: {err}"
+        raise
     return None
 
 
@@ -199,8 +218,10 @@ def python_files() -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(sorted(files)), tuple(sorted(libs))
 
 
-def build_initramfs(objects: dict[str, bytes], jobs: dict[str, object]) -> bytes:
-    """A cpio: busybox, python3 + needed stdlib, loader, runner, objects, jobs.
+def build_initramfs(objects: dict[str, bytes], jobs: dict[str, object],
+                    libbpf_runner: Path | None = None) -> bytes:
+    """A cpio: busybox, python3 + needed stdlib, loader, runner, objects, jobs, and the
+    libbpf runner with its shared libraries when given.
 
     Left uncompressed (~14 MB): gzip costs more in the TCG guest than the copy saves."""
     c = Cpio()
@@ -214,10 +235,14 @@ def build_initramfs(objects: dict[str, bytes], jobs: dict[str, object]) -> bytes
     c.copy(real_python, real_python)
     if real_python != GUEST_PYTHON:
         c.symlink(GUEST_PYTHON, os.path.basename(real_python))
-    files, libs = python_files()
+    files, py_libs = python_files()
     for f in files:
         c.copy(f)
-    for lib in libs:  # at the paths ldd reported: ld.so's default directories and PT_INTERP
+    libs = set(py_libs)
+    if libbpf_runner is not None:
+        c.copy(str(libbpf_runner), GUEST_LIBBPF_RUNNER)
+        libs.update(_ldd(str(libbpf_runner)))
+    for lib in sorted(libs):  # at the paths ldd reported: ld.so's default dirs and PT_INTERP
         c.copy(lib, lib)
     c.copy(str(LOADER), "corepy/bpfload.py")
     c.copy(str(RUNNER), "corepy/guest_runner.py")
@@ -232,21 +257,34 @@ def build_initramfs(objects: dict[str, bytes], jobs: dict[str, object]) -> bytes
 # running
 
 
-def _split_jobs(jobs: list[dict[str, object]], objdir: str) -> tuple[dict[str, bytes],
-                                                                        dict[str, object]]:
-    """Move each job's object bytes to a file name; return (files, jobs document)."""
+def _split_jobs(jobs: list[dict[str, object]], objdir: str,
+                runner: str) -> tuple[dict[str, bytes], dict[str, object]]:
+    """Move each job's object bytes to a file name (one file per distinct object: ~680 KB
+    each, and the same object often runs under both loaders) and point "libbpf" jobs at
+    ``runner``; return (files, jobs document)."""
     objects: dict[str, bytes] = {}
+    names: dict[bytes, str] = {}
     out = []
-    for i, j in enumerate(jobs):
+    for j in jobs:
         j = dict(j)
         data = j.pop("object_bytes", None)
         if data is not None:
             assert isinstance(data, bytes)
-            name = f"obj{i}.o"
+            name = names.setdefault(data, f"obj{len(names)}.o")
             objects[name] = data
             j["object"] = f"{objdir}/{name}"
+        if j.get("loader") == "libbpf":
+            j["runner"] = runner
         out.append(j)
     return objects, {"jobs": out}
+
+
+def _needs_libbpf(jobs: list[dict[str, object]]) -> Path | None:
+    """The compiled libbpf runner if any job uses it (RunnerUnavailable if it cannot be
+    built)."""
+    if any(j.get("loader") == "libbpf" for j in jobs):
+        return libbpf_ref.build_runner()
+    return None
 
 
 def _parse_console(console: str) -> dict[str, object]:
@@ -286,11 +324,16 @@ def boot(kernel: Kernel, initramfs: bytes, timeout: float = DEFAULT_TIMEOUT,
 def run_jobs(jobs: list[dict[str, object]], kernel: Kernel | None,
              timeout: float = DEFAULT_TIMEOUT) -> Report:
     """Run jobs (see guest_runner.py; "object_bytes" instead of "object" is fine) in a QEMU
-    guest booted with ``kernel``, or on the host in a subprocess when ``kernel`` is None."""
+    guest booted with ``kernel``, or on the host in a subprocess when ``kernel`` is None.
+
+    "libbpf" jobs get their "runner" filled in: the host's compiled libbpf_runner, which the
+    guest carries at GUEST_LIBBPF_RUNNER (the same binary, so host and guests run one build).
+    """
     t0 = time.monotonic()
+    runner = _needs_libbpf(jobs)
     if kernel is None:
         with tempfile.TemporaryDirectory(prefix="corepy-run-") as tmp:
-            objects, doc = _split_jobs(jobs, tmp)
+            objects, doc = _split_jobs(jobs, tmp, str(runner))
             for name, blob in objects.items():
                 Path(tmp, name).write_bytes(blob)
             Path(tmp, "jobs.json").write_text(json.dumps(doc))
@@ -298,8 +341,8 @@ def run_jobs(jobs: list[dict[str, object]], kernel: Kernel | None,
                                  capture_output=True, text=True, timeout=timeout)
         console = res.stdout + res.stderr
         return Report(_parse_console(console), time.monotonic() - t0, console)
-    objects, doc = _split_jobs(jobs, "/corepy")
-    initramfs = build_initramfs(objects, doc)
+    objects, doc = _split_jobs(jobs, "/corepy", GUEST_LIBBPF_RUNNER)
+    initramfs = build_initramfs(objects, doc, runner)
     t1 = time.monotonic()
     console = boot(kernel, initramfs, timeout)
     t2 = time.monotonic()
@@ -313,29 +356,38 @@ def run_jobs(jobs: list[dict[str, object]], kernel: Kernel | None,
     return Report(_parse_console(console), t2 - t0, console, kernel, timings)
 
 
-def run_selfchecks(objects: dict[str, bytes], kernel: Kernel | None,
-                   timeout: float = DEFAULT_TIMEOUT) -> dict[str, dict[str, object]]:
-    """Run several self-check objects, each already relocated (for ``kernel`` or, as a
-    negative control, for another one), in one boot of ``kernel`` (None = the host).
+def summarize(obj_bytes: bytes, res: dict[str, object], rep: Report) -> dict[str, object]:
+    """selfcheck.summarize() of one job result plus who ran it: 'runner_pid' / 'runner_ppid'
+    (the process that test-ran the program: the python runner, or libbpf_runner), 'comm' of
+    the task that ran it, 'uname', 'seconds' and 'timings' of the whole run."""
+    summary = selfcheck.summarize(obj_bytes, res)
+    summary.update({"uname": rep.uname, "runner_pid": res.get("pid", rep.data["pid"]),
+                    "runner_ppid": res.get("ppid", rep.data["ppid"]),
+                    "comm": res.get("comm", rep.data["comm"]), "loader": res.get("loader"),
+                    "seconds": rep.seconds, "timings": rep.timings})
+    return summary
 
-    Expected inputs always come from ``kernel``'s own BTF. Per name: selfcheck.summarize()'s
-    dict ('ok', 'failed' check names, decoded 'values', or 'error' and verifier 'log') plus
-    'uname', 'runner_pid', 'runner_ppid' and 'seconds' (of the whole boot).
+
+def run_selfchecks(objects: dict[str, bytes], kernel: Kernel | None,
+                   timeout: float = DEFAULT_TIMEOUT,
+                   loader: str = "python") -> dict[str, dict[str, object]]:
+    """Run several self-check objects, each already relocated (for ``kernel`` or, as a
+    negative control, for another one), in one boot of ``kernel`` (None = the host), with
+    ``loader`` ("python": bpfload; "libbpf": libbpf_runner, which relocates nothing).
+
+    Expected inputs always come from ``kernel``'s own BTF. Per name: summarize()'s dict
+    ('ok', 'failed' check names, decoded 'values', or 'error' and verifier 'log', plus
+    'runner_pid', 'runner_ppid', 'comm', 'uname', 'seconds' of the whole boot).
     """
     btf = kernel.btf if kernel is not None else Path("/sys/kernel/btf/vmlinux")
     names = list(objects)
-    rep = run_jobs([selfcheck.job(objects[n], btf, name=n) for n in names], kernel, timeout)
+    jobs = [dict(selfcheck.job(objects[n], btf, name=n), loader=loader) for n in names]
+    rep = run_jobs(jobs, kernel, timeout)
     if len(rep.results) != len(names):
         raise GuestError(f"runner reported {len(rep.results)} of {len(names)} jobs",
                          rep.console)
-    out = {}
-    for name, res in zip(names, rep.results, strict=True):
-        summary = selfcheck.summarize(objects[name], res)
-        summary.update({"uname": rep.uname, "runner_pid": rep.data["pid"],
-                        "runner_ppid": rep.data["ppid"], "seconds": rep.seconds,
-                        "timings": rep.timings})
-        out[name] = summary
-    return out
+    return {name: summarize(objects[name], res, rep)
+            for name, res in zip(names, rep.results, strict=True)}
 
 
 def run_selfcheck(obj_bytes: bytes, kernel: Kernel | None,
@@ -345,5 +397,6 @@ def run_selfcheck(obj_bytes: bytes, kernel: Kernel | None,
 
 
 __all__ = ["Cpio", "GuestError", "Kernel", "KernelUnavailable", "Report", "boot",
-           "build_initramfs", "get_kernel", "kernel_or_reason", "python_files", "qemu_missing",
-           "run_jobs", "run_selfcheck", "run_selfchecks"]
+           "bpf_unavailable", "build_initramfs", "get_kernel", "kernel_or_reason",
+           "python_files", "qemu_missing", "run_jobs", "run_selfcheck", "run_selfchecks",
+           "summarize"]

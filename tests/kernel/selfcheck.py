@@ -134,7 +134,8 @@ def failed_checks(mask: int) -> list[str]:
 def summarize(obj_bytes: bytes, result: dict[str, object]) -> dict[str, object]:
     """One job result turned into {'ok', 'failed', 'values', ...}; errors kept as such."""
     if "error" in result:
-        return {"ok": False, "error": result["error"], "log": result.get("log", "")}
+        return {"ok": False, "error": result["error"], "errno": result.get("errno"),
+                "log": result.get("log", "")}
     sections = result["sections"]
     assert isinstance(sections, dict)
     values = decode(obj_bytes, sections)

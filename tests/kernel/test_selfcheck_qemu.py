@@ -1,106 +1,106 @@
-"""Relocated self-check objects in real kernels: the host, and Debian 6.1 / 6.12 under QEMU.
+"""Relocated self-check objects in real kernels: the results matrix as tests.
 
-An object relocated for the kernel it runs in must pass every check; the same object relocated
-for the other kernel must be caught (refused by the verifier, or loaded and its values wrong).
-Each test runs once per relocator: corepy's engine, and libbpf as the reference
-(libbpf_ref.relocate: libbpf's patched instructions written back into the ELF the way
-corepy's writer does).
+Object (selfcheck / selfcheck_probe, relocated by corepy or by libbpf as the reference, for
+the kernel it runs in or for another one) × kernel (the host; Debian 6.1 and 6.12 under
+QEMU) × loader (Debian's libbpf through libbpf_runner, relocating nothing; the pure-Python
+bpfload). An object relocated for the kernel it runs in must pass every check, with raw values
+matching the process that ran it; relocated for another kernel it must be caught (refused by
+the verifier, or loaded with its layout checks failing). See matrix.py; all cases of one
+kernel run in one boot. With COREPY_MATRIX_OUT=FILE the Markdown table is written there.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-from pathlib import Path
+import os
+from collections.abc import Iterator
 
 import pytest
 
-from . import libbpf_ref, qemu, selfcheck
-from .kernels import Kernel
+from . import matrix, qemu
 
-HOST_BTF = Path("/sys/kernel/btf/vmlinux")
-# name -> function(object path, target BTF path) -> relocated object bytes
-def _corepy_relocate(obj: Path, btf: Path) -> bytes:
-    import corepy
-
-    return corepy.relocate(obj, btf).to_bytes()
-
-
-RELOCATORS: dict[str, Callable[[Path, Path], bytes]] = {
-    "libbpf": libbpf_ref.relocate,
-    "corepy": _corepy_relocate,
-}
-EXPECTED = {"6.1": {"out_pid_offset": 2416, "out_task_size": 9728, "out_has_mm_cid": 0},
-            "6.12": {"out_pid_offset": 2432, "out_task_size": 9792, "out_has_mm_cid": 1}}
+KERNELS = [pytest.param("host", marks=pytest.mark.root),
+           pytest.param("6.1", marks=[pytest.mark.qemu, pytest.mark.network]),
+           pytest.param("6.12", marks=[pytest.mark.qemu, pytest.mark.network])]
+# Values that depend on the task that ran the program, not on the kernel's layout (mm_cid is
+# the task's current concurrency id in its mm).
+PROCESS_VALUES = {"out_pid_tgid", "out_core_pid", "out_core_tgid", "out_core_leader_pid",
+                  "out_core_parent_tgid", "out_btf_pid", "out_btf_tgid", "out_btf_parent_tgid",
+                  "out_btf_leader_pid", "out_cur_comm", "out_core_comm", "out_btf_comm",
+                  "out_mm_cid"}
 
 
-def _relocate(relocator: str, name: str, btf: Path) -> bytes:
+@pytest.fixture(scope="module", autouse=True)
+def _matrix_file() -> Iterator[None]:
+    yield
+    matrix.write_if_requested()
+
+
+def _run(kernel: str) -> matrix.KernelRun:
     try:
-        return RELOCATORS[relocator](selfcheck.fixture(name), btf)
-    except libbpf_ref.RunnerUnavailable as err:
+        return matrix.run_kernel(kernel)
+    except matrix.Unavailable as err:
         pytest.skip(str(err))
 
 
-def _check_values(res: dict[str, object], series: str | None) -> None:
-    assert res["ok"], res
-    v = res["values"]
-    assert isinstance(v, dict)
-    tgid, tid = res["runner_pid"], res["tid"]
-    assert isinstance(tgid, int) and isinstance(tid, int) and tid != tgid  # ran in a thread
-    assert v["out_pid_tgid"] == (tgid << 32) | tid
-    assert v["out_core_pid"] == tid and v["out_core_tgid"] == tgid
-    assert v["out_core_leader_pid"] == tgid
-    assert v["out_core_parent_tgid"] == res["runner_ppid"]
-    # On the host the runner is sys.executable (its file name is the task's comm).
-    comm = "python3" if series is not None else Path(sys.executable).name[:15]
-    assert v["out_core_comm"] == v["out_cur_comm"] == comm
-    assert v["out_reset_on_fork"] == v["out_subreaper"] == 1
-    if series is not None:
-        for key, val in EXPECTED[series].items():
-            assert v[key] == val, key
+def _cells(run: matrix.KernelRun, **where: str) -> dict[matrix.Case, matrix.Cell]:
+    """Cells of this run that match ``where`` (Case fields) and actually ran."""
+    return {c: cell for c, cell in run.cells.items()
+            if all(getattr(c, k) == v for k, v in where.items()) and cell.status != "skipped"}
 
 
-@pytest.mark.root
-@pytest.mark.parametrize("relocator", sorted(RELOCATORS))
-def test_selfcheck_python_loader_on_host(host_bpf: None, relocator: str) -> None:
-    objs = {n: _relocate(relocator, f"{n}.bpfel.o", HOST_BTF)
-            for n in ("selfcheck", "selfcheck_probe")}
-    results = qemu.run_selfchecks(objs, None)
-    for res in results.values():
-        _check_values(res, None)
-    v = results["selfcheck"]["values"]
-    assert isinstance(v, dict)
-    assert v["out_btf_pid"] == results["selfcheck"]["tid"]
-    assert v["out_pid_offset"] == selfcheck.kernel_inputs(HOST_BTF)["in_pid_offset"]
+@pytest.mark.parametrize("case", matrix.CASES, ids=str)
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_matrix(kernel: str, case: matrix.Case) -> None:
+    cell = _run(kernel).cells[case]
+    if cell.status == "skipped":
+        pytest.skip(cell.detail)
+    assert cell.status == case.expected, f"{cell.status}: {cell.detail}"
 
 
-@pytest.mark.root
-@pytest.mark.qemu
-@pytest.mark.network
-@pytest.mark.parametrize("relocator", sorted(RELOCATORS))
-def test_selfcheck_in_guest(host_bpf: None, guest_kernel: Kernel, relocator: str) -> None:
-    other_series = "6.12" if guest_kernel.series == "6.1" else "6.1"
-    other, reason = qemu.kernel_or_reason(other_series)
-    if other is None:
-        pytest.skip(reason)
-    objs = {}
-    for n in ("selfcheck", "selfcheck_probe"):
-        objs[n] = _relocate(relocator, f"{n}.bpfel.o", guest_kernel.btf)
-        objs[n + "@wrong"] = _relocate(relocator, f"{n}.bpfel.o", other.btf)
-    results = qemu.run_selfchecks(objs, guest_kernel)
-    right = results["selfcheck"]
-    uname = right["uname"]
-    assert isinstance(uname, dict) and uname["release"] == guest_kernel.release
-    _check_values(right, guest_kernel.series)
-    _check_values(results["selfcheck_probe"], guest_kernel.series)
-    v = right["values"]
-    assert isinstance(v, dict)
-    assert v["out_btf_pid"] == right["tid"] and v["out_btf_comm"] == "python3"
-    # Negative controls: relocated for the other kernel.
-    wrong = results["selfcheck@wrong"]
-    assert not wrong["ok"] and "Permission denied" in str(wrong.get("error")), wrong
-    wrong_probe = results["selfcheck_probe@wrong"]
-    assert wrong_probe["done"] and not wrong_probe["ok"]
-    failed = wrong_probe["failed"]
-    assert isinstance(failed, list)
-    assert {"probe pid", "field_offset pid", "type_size task_struct"} <= set(failed)
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_ran_in_that_kernel(kernel: str) -> None:
+    run = _run(kernel)
+    if kernel == "host":
+        assert run.release == os.uname().release
+        return
+    k, _ = qemu.kernel_or_reason(kernel)
+    assert k is not None
+    assert run.release == k.release and run.package == f"{k.package} {k.version}"
+
+
+@pytest.mark.parametrize("obj", matrix.OBJECTS)
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_loaders_and_relocators_agree_on_layout(kernel: str, obj: str) -> None:
+    """Relocated for this kernel, the kernel-dependent values are the same whoever relocated
+    and whoever loaded: corepy's object under libbpf reads what libbpf's reads."""
+    cells = _cells(_run(kernel), obj=obj, target="same")
+    if len(cells) < 2:
+        pytest.skip("fewer than two cases ran")
+    layouts = {}
+    for case, cell in cells.items():
+        assert cell.status == "pass", f"{case}: {cell.detail}"
+        values = cell.summary["values"]
+        assert isinstance(values, dict)
+        layouts[str(case)] = {k: v for k, v in values.items() if k not in PROCESS_VALUES}
+    first = next(iter(layouts.values()))
+    assert first["out_pid_offset"] == matrix.EXPECTED.get(kernel, first)["out_pid_offset"]
+    for name, layout in layouts.items():
+        assert layout == first, name
+
+
+@pytest.mark.parametrize("obj", matrix.OBJECTS)
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_negative_controls_agree(kernel: str, obj: str) -> None:
+    """Another kernel's relocation is caught the same way by both loaders and for both
+    relocators: the same verifier complaint, or the same failed checks."""
+    cells = _cells(_run(kernel), obj=obj, target="other")
+    if len(cells) < 2:
+        pytest.skip("fewer than two cases ran")
+    verdicts = {str(c): (cell.status, cell.detail if cell.detail.startswith("refused")
+                         else tuple(cell.summary.get("failed", ())))  # type: ignore[arg-type]
+                for c, cell in cells.items()}
+    assert len(set(verdicts.values())) == 1, verdicts
+    status, detail = next(iter(verdicts.values()))
+    assert status == "caught"
+    if obj == "selfcheck":  # direct BTF-pointer loads at another layout's offsets
+        assert isinstance(detail, str) and "task_struct" in detail

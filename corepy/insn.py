@@ -10,10 +10,24 @@ swaps registers on s390x, so every function here takes the byte order explicitly
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, replace
-from typing import Literal
 
-ByteOrder = Literal["little", "big"]
+from ._record import Frozen
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:
+    from typing import Literal
+
+    ByteOrder = Literal["little", "big"]
+
+
+def __getattr__(name: str) -> object:
+    # ``ByteOrder`` is only needed by type checkers; build it on demand for anyone else.
+    if name == "ByteOrder":
+        from typing import Literal
+
+        return Literal["little", "big"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 INSN_SIZE = 8
 
@@ -50,18 +64,27 @@ POISON_IMM = 0xBAD2310
 _SIZE_BYTES = {SIZE_B: 1, SIZE_H: 2, SIZE_W: 4, SIZE_DW: 8}
 _BYTES_SIZE = {v: k for k, v in _SIZE_BYTES.items()}
 
+_set = object.__setattr__
+
 _FMT = {"little": struct.Struct("<BBhi"), "big": struct.Struct(">BBhi")}
 
 
-@dataclass(frozen=True, slots=True)
-class Insn:
+class Insn(Frozen):
     """One decoded slot; ``off`` and ``imm`` are signed as in ``struct bpf_insn``."""
 
+    __slots__ = ("code", "dst", "src", "off", "imm")
     code: int
     dst: int
     src: int
     off: int
     imm: int
+
+    def __init__(self, code: int, dst: int, src: int, off: int, imm: int) -> None:
+        _set(self, "code", code)
+        _set(self, "dst", dst)
+        _set(self, "src", src)
+        _set(self, "off", off)
+        _set(self, "imm", imm)
 
     @property
     def cls(self) -> int:
@@ -85,7 +108,13 @@ class Insn:
 
     def with_(self, **changes: int) -> Insn:
         """A copy with some fields replaced (values are not range-checked here)."""
-        return replace(self, **changes)
+        fields = {"code": self.code, "dst": self.dst, "src": self.src, "off": self.off,
+                  "imm": self.imm}
+        for name in changes:
+            if name not in fields:
+                raise TypeError(f"Insn has no field {name!r}")
+        fields.update(changes)
+        return Insn(**fields)
 
 
 def check_byteorder(byteorder: str) -> ByteOrder:

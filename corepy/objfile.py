@@ -19,16 +19,20 @@ from __future__ import annotations
 import os
 import struct
 from bisect import bisect_right
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from ._record import Frozen, Record
 from .errors import ObjectFormatError
-from .insn import INSN_SIZE, ByteOrder
+from .insn import INSN_SIZE
 from .relo import CoreRelo
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
 if TYPE_CHECKING:
     from btf.ext import BTFExt
     from btf.spec import Spec
+
+    from .insn import ByteOrder
+
+_set = object.__setattr__
 
 EM_NONE = 0
 EM_BPF = 247
@@ -49,10 +53,10 @@ SHN_XINDEX = 0xFFFF
 CORE_RELO_LEN_FIELD = 28
 
 
-@dataclass(frozen=True, slots=True)
-class Section:
+class Section(Frozen):
     """One ELF section header (``offset``/``size`` locate its bytes in the file)."""
 
+    __slots__ = ("index", "name", "type", "flags", "offset", "size", "link", "info", "entsize")
     index: int
     name: str
     type: int
@@ -63,19 +67,42 @@ class Section:
     info: int
     entsize: int
 
+    def __init__(self, index: int, name: str, type: int, flags: int, offset: int, size: int,
+                 link: int, info: int, entsize: int) -> None:
+        _set(self, "index", index)
+        _set(self, "name", name)
+        _set(self, "type", type)
+        _set(self, "flags", flags)
+        _set(self, "offset", offset)
+        _set(self, "size", size)
+        _set(self, "link", link)
+        _set(self, "info", info)
+        _set(self, "entsize", entsize)
+
     @property
     def is_exec(self) -> bool:
         return self.type == SHT_PROGBITS and bool(self.flags & SHF_EXECINSTR)
 
 
-@dataclass(frozen=True, slots=True)
-class Symbol:
+class Symbol(Frozen):
+    """One ELF symbol, name resolved."""
+
+    __slots__ = ("name", "value", "size", "type", "bind", "shndx")
     name: str
     value: int
     size: int
     type: int
     bind: int
     shndx: int
+
+    def __init__(self, name: str, value: int, size: int, type: int, bind: int,
+                 shndx: int) -> None:
+        _set(self, "name", name)
+        _set(self, "value", value)
+        _set(self, "size", size)
+        _set(self, "type", type)
+        _set(self, "bind", bind)
+        _set(self, "shndx", shndx)
 
 
 class ElfFile:
@@ -210,19 +237,31 @@ class ElfFile:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class Function:
-    """A function symbol in an executable section: a program, or a subprogram in .text."""
+class Function(Frozen):
+    """A function symbol in an executable section: a program, or a subprogram in .text.
 
+    ``start`` is the byte offset of its first instruction within its section, ``size``
+    its length in bytes.
+    """
+
+    __slots__ = ("name", "section", "sec_index", "start", "size", "is_subprog", "bind")
     name: str
     section: str
     sec_index: int
-    #: Byte offset of the first instruction within its section.
     start: int
-    #: Length in bytes.
     size: int
     is_subprog: bool
     bind: int
+
+    def __init__(self, name: str, section: str, sec_index: int, start: int, size: int,
+                 is_subprog: bool, bind: int) -> None:
+        _set(self, "name", name)
+        _set(self, "section", section)
+        _set(self, "sec_index", sec_index)
+        _set(self, "start", start)
+        _set(self, "size", size)
+        _set(self, "is_subprog", is_subprog)
+        _set(self, "bind", bind)
 
     @property
     def end(self) -> int:
@@ -233,31 +272,39 @@ class Function:
         return self.size // INSN_SIZE
 
 
-@dataclass(slots=True)
-class CoreSite:
-    """One CO-RE record located in the object: its function and instruction index."""
+class CoreSite(Record):
+    """One CO-RE record located in the object: its function and instruction index.
 
-    relo: CoreRelo
-    #: The function containing the instruction, None for an eliminated weak subprogram.
-    function: Function | None
-    #: Instruction index within ``function`` (libbpf's ``insn #N``), or within the
-    #: section when ``function`` is None.
-    insn_idx: int
+    ``function`` is None for an eliminated weak subprogram; ``insn_idx`` is the instruction
+    index within ``function`` (libbpf's ``insn #N``), or within the section when
+    ``function`` is None.
+    """
+
+    __slots__ = ("relo", "function", "insn_idx")
+
+    def __init__(self, relo: CoreRelo, function: Function | None, insn_idx: int) -> None:
+        self.relo = relo
+        self.function = function
+        self.insn_idx = insn_idx
 
 
-@dataclass
-class BPFObject:
-    """A parsed BPF object. ``data`` is the file's bytes, untouched."""
+class BPFObject(Record):
+    """A parsed BPF object. ``data`` is the file's bytes, untouched; ``sites`` holds every
+    CO-RE record in ``.BTF.ext`` order, with its location."""
 
-    source: str
-    data: bytes
-    elf: ElfFile
-    byteorder: ByteOrder
-    functions: list[Function]
-    btf: Spec | None
-    ext: BTFExt | None
-    #: Every CO-RE record in ``.BTF.ext`` order, with its location.
-    sites: list[CoreSite] = field(default_factory=list)
+    _fields = ("source", "data", "elf", "byteorder", "functions", "btf", "ext", "sites")
+
+    def __init__(self, source: str, data: bytes, elf: ElfFile, byteorder: ByteOrder,
+                 functions: list[Function], btf: Spec | None, ext: BTFExt | None,
+                 sites: list[CoreSite] | None = None) -> None:
+        self.source = source
+        self.data = data
+        self.elf = elf
+        self.byteorder: ByteOrder = byteorder
+        self.functions = functions
+        self.btf = btf
+        self.ext = ext
+        self.sites: list[CoreSite] = [] if sites is None else sites
 
     @property
     def core_relos(self) -> list[CoreRelo]:

@@ -12,14 +12,26 @@ instruction's ``imm`` (s32) and ``off`` (s16) are sign-extended before comparing
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 from . import insn as I
+from ._record import Frozen
 from .errors import RelocationError
 from .relo import ReloResult
 
-Outcome = Literal["patched", "poisoned"]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:
+    from typing import Literal
+
+    Outcome = Literal["patched", "poisoned"]
+
+
+def __getattr__(name: str) -> object:
+    # ``Outcome`` is only needed by type checkers; build it on demand for anyone else.
+    if name == "Outcome":
+        from typing import Literal
+
+        return Literal["patched", "poisoned"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _U64 = (1 << 64) - 1
 _SHRT_MAX = 0x7FFF
@@ -27,19 +39,32 @@ EINVAL = 22
 ERANGE = 34
 
 
-@dataclass(frozen=True, slots=True)
-class Patch:
-    """What patching did to one CO-RE site (``before``/``after``: 8 or 16 bytes)."""
+class Patch(Frozen):
+    """What patching did to one CO-RE site (``before``/``after``: 8 or 16 bytes).
 
+    ``old_value``: the value found in the instruction before patching (imm, off or imm64),
+    None if poisoned; ``log``: libbpf-style lines ("patched insn #3 (ALU/ALU64) imm 8 ->
+    24", ...); ``reason``: why the patcher itself poisoned the instruction (memory-size
+    rule), else None.
+    """
+
+    __slots__ = ("outcome", "before", "after", "old_value", "log", "reason")
     outcome: Outcome
     before: bytes
     after: bytes
-    #: Value found in the instruction before patching (imm, off or imm64), None if poisoned.
     old_value: int | None
-    #: libbpf-style log lines ("patched insn #3 (ALU/ALU64) imm 8 -> 24", ...).
     log: tuple[str, ...]
-    #: Why the instruction was poisoned by the patcher itself (memory-size rule), else None.
-    reason: str | None = None
+    reason: str | None
+
+    def __init__(self, outcome: Outcome, before: bytes, after: bytes, old_value: int | None,
+                 log: tuple[str, ...], reason: str | None = None) -> None:
+        _set = object.__setattr__
+        _set(self, "outcome", outcome)
+        _set(self, "before", before)
+        _set(self, "after", after)
+        _set(self, "old_value", old_value)
+        _set(self, "log", log)
+        _set(self, "reason", reason)
 
 
 def _u64(v: int) -> int:

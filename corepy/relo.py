@@ -8,8 +8,11 @@ alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import IntEnum
+
+from ._record import Frozen, Record
+
+_set = object.__setattr__
 
 
 class ReloKind(IntEnum):
@@ -72,59 +75,101 @@ KIND_SHORT: dict[int, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class CoreRelo:
-    """One CO-RE relocation record of the object, located in its ELF section."""
+class CoreRelo(Frozen):
+    """One CO-RE relocation record of the object, located in its ELF section.
 
+    Fields: ``section``; ``index`` within its section's records (libbpf's ``relo #N``);
+    ``insn_off``, the byte offset of the instruction within the ELF section (as in
+    .BTF.ext); ``type_id``, the local (object BTF) root type id; ``access``; ``kind``.
+    """
+
+    __slots__ = ("section", "index", "insn_off", "type_id", "access", "kind")
     section: str
-    #: Index within its section's records (libbpf's ``relo #N``).
     index: int
-    #: Byte offset of the instruction within the ELF section (as in .BTF.ext).
     insn_off: int
-    #: Local (object BTF) root type id.
     type_id: int
     access: str
     kind: int
 
-
-@dataclass(slots=True)
-class CandidateVerdict:
-    """What happened to one target candidate for one relocation."""
-
-    #: Where the candidate lives: "vmlinux", a module name, or the target file's name.
-    btf_name: str
-    type_id: int
-    #: libbpf-style spec of the candidate: the matched target spec, or "[id] kind name".
-    spec: str
-    matched: bool
-    #: Why it was rejected (None when matched), e.g. "field 'pid' missing in struct task_struct".
-    reason: str | None = None
+    def __init__(self, section: str, index: int, insn_off: int, type_id: int, access: str,
+                 kind: int) -> None:
+        _set(self, "section", section)
+        _set(self, "index", index)
+        _set(self, "insn_off", insn_off)
+        _set(self, "type_id", type_id)
+        _set(self, "access", access)
+        _set(self, "kind", kind)
 
 
-@dataclass(slots=True)
-class ReloResult:
-    """The calculated outcome of one relocation (libbpf ``bpf_core_relo_res`` + why)."""
+class CandidateVerdict(Record):
+    """What happened to one target candidate for one relocation.
 
-    relo: CoreRelo
-    #: libbpf's spec string of the local side,
-    #: e.g. "[2] struct task_struct.pid (0:55 @ offset 1236)".
-    local_spec: str
-    orig_val: int = 0
-    new_val: int = 0
-    poison: bool = False
-    validate: bool = True
-    fail_memsz_adjust: bool = False
-    orig_sz: int = 0
-    orig_type_id: int = 0
-    new_sz: int = 0
-    new_type_id: int = 0
-    #: Spec string of the chosen target, None when nothing matched.
-    target_spec: str | None = None
-    candidates: list[CandidateVerdict] = field(default_factory=list)
-    #: A sentence a person can act on, set when poisoned (or when a value is 0 for lack of target).
-    reason: str | None = None
-    #: Name of the BTF the chosen target came from ("vmlinux" or a module), None if none.
-    target_btf: str | None = None
-    #: libbpf-style debug/warning lines of the calculation (no "libbpf: " prefix): candidate
-    #: discovery (first relocation of a root type only), local spec, candidates, no match.
-    log: list[str] = field(default_factory=list)
+    ``btf_name``: where the candidate lives ("vmlinux", a module name, or the target file's
+    name); ``spec``: libbpf-style spec of the candidate (the matched target spec, or
+    "[id] kind name"); ``reason``: why it was rejected (None when matched), e.g.
+    "field 'pid' missing in struct task_struct".
+    """
+
+    __slots__ = ("btf_name", "type_id", "spec", "matched", "reason")
+
+    def __init__(self, btf_name: str, type_id: int, spec: str, matched: bool,
+                 reason: str | None = None) -> None:
+        self.btf_name = btf_name
+        self.type_id = type_id
+        self.spec = spec
+        self.matched = matched
+        self.reason = reason
+
+
+class ReloResult(Record):
+    """The calculated outcome of one relocation (libbpf ``bpf_core_relo_res`` + why).
+
+    ``local_spec``: libbpf's spec string of the local side, e.g.
+    "[2] struct task_struct.pid (0:55 @ offset 1236)"; ``target_spec``: spec string of the
+    chosen target, None when nothing matched; ``reason``: a sentence a person can act on,
+    set when poisoned (or when a value is 0 for lack of target); ``target_btf``: name of the
+    BTF the chosen target came from ("vmlinux" or a module), None if none; ``log``:
+    libbpf-style debug/warning lines of the calculation (no "libbpf: " prefix): candidate
+    discovery (first relocation of a root type only), local spec, candidates, no match.
+    """
+
+    __slots__ = ("relo", "local_spec", "orig_val", "new_val", "poison", "validate",
+                 "fail_memsz_adjust", "orig_sz", "orig_type_id", "new_sz", "new_type_id",
+                 "target_spec", "candidates", "reason", "target_btf", "log")
+
+    def __init__(
+        self,
+        relo: CoreRelo,
+        local_spec: str,
+        orig_val: int = 0,
+        new_val: int = 0,
+        poison: bool = False,
+        validate: bool = True,
+        fail_memsz_adjust: bool = False,
+        orig_sz: int = 0,
+        orig_type_id: int = 0,
+        new_sz: int = 0,
+        new_type_id: int = 0,
+        target_spec: str | None = None,
+        candidates: list[CandidateVerdict] | None = None,
+        reason: str | None = None,
+        target_btf: str | None = None,
+        log: list[str] | None = None,
+    ) -> None:
+        self.relo = relo
+        self.local_spec = local_spec
+        self.orig_val = orig_val
+        self.new_val = new_val
+        self.poison = poison
+        self.validate = validate
+        self.fail_memsz_adjust = fail_memsz_adjust
+        self.orig_sz = orig_sz
+        self.orig_type_id = orig_type_id
+        self.new_sz = new_sz
+        self.new_type_id = new_type_id
+        self.target_spec = target_spec
+        self.candidates: list[CandidateVerdict] = [] if candidates is None else candidates
+        self.reason = reason
+        self.target_btf = target_btf
+        self.log: list[str] = [] if log is None else log
+

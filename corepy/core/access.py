@@ -8,10 +8,9 @@ indices) and the accumulated bit offset. The same class holds target specs built
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from btf.kinds import Kind
 from btf.spec import Spec
+from corepy._record import Record
 
 from .btfutil import (
     COMPOSITE_KINDS,
@@ -59,17 +58,19 @@ def relo_kind_str(kind: int) -> str:
     return RELO_KIND_STR.get(kind, "unknown")
 
 
-@dataclass(slots=True)
-class Accessor:
+class Accessor(Record):
     """One high-level step: the root index, a named member, or an array index.
 
     ``type_id`` is the (resolved) composite for a member, the element type for an array
     index, and the root for the first accessor; ``name`` is None for indices.
     """
 
-    type_id: int
-    idx: int
-    name: str | None = None
+    __slots__ = ("type_id", "idx", "name")
+
+    def __init__(self, type_id: int, idx: int, name: str | None = None) -> None:
+        self.type_id = type_id
+        self.idx = idx
+        self.name = name
 
 
 class CoreSpec:

@@ -21,20 +21,24 @@ libbpf's debug log.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 from btf.names import essential_name
 from btf.spec import Spec
+from corepy._record import Frozen
 from corepy.relo import CandidateVerdict, CoreRelo, ReloResult
 
 from .access import FIELD_KINDS, CoreSpec, format_spec, parse_spec, relo_kind_str, truncate_spec
 from .btfutil import kind_str
-from .candidates import Candidate, Modules, TargetBTF, candidate_log_line, search_btf
+from .candidates import Candidate, TargetBTF, candidate_log_line, search_btf
 from .describe import describe
 from .errors import EINVAL, EOPNOTSUPP, CoreError, CoreRelocationError
 from .match import local_path, match_candidate
 from .values import calc_relo
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .candidates import Modules
 
 __all__ = ["Candidate", "CoreCalculator", "CoreOptions", "TargetBTF"]
 
@@ -60,8 +64,7 @@ _CONSEQUENCE: dict[int, str] = {
 }
 
 
-@dataclass(frozen=True)
-class CoreOptions:
+class CoreOptions(Frozen):
     """Switches for reproducing older libbpf releases exactly.
 
     ``legacy_array_mem_size``: libbpf before the February 2025 fix (this includes 1.1.x)
@@ -70,7 +73,11 @@ class CoreOptions:
     libbpf remembers the element size.
     """
 
-    legacy_array_mem_size: bool = False
+    _fields = ("legacy_array_mem_size",)
+    legacy_array_mem_size: bool
+
+    def __init__(self, legacy_array_mem_size: bool = False) -> None:
+        object.__setattr__(self, "legacy_array_mem_size", legacy_array_mem_size)
 
 
 class CoreCalculator:

@@ -8,36 +8,54 @@ every module's own types, all candidates concatenated.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import NamedTuple
+from collections import namedtuple
 from weakref import WeakKeyDictionary
 
 from btf.names import essential_name
 from btf.spec import Spec
+from corepy._record import Record
 
 from .btfutil import kind_str, kinds_core_compat
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import NamedTuple
 
-@dataclass
-class TargetBTF:
+
+class TargetBTF(Record):
     """One BTF to search: vmlinux (or a user-given target file) or a kernel module's.
 
     ``name`` is "vmlinux" or the module's name; a module's ``spec`` is split BTF on top of
     vmlinux, so its type ids continue vmlinux's.
     """
 
-    name: str
-    spec: Spec
-    is_module: bool = False
+    _fields = ("name", "spec", "is_module")
+
+    def __init__(self, name: str, spec: Spec, is_module: bool = False) -> None:
+        self.name = name
+        self.spec = spec
+        self.is_module = is_module
 
 
-class Candidate(NamedTuple):
-    target: TargetBTF
-    type_id: int
+if TYPE_CHECKING:
+    class Candidate(NamedTuple):
+        target: TargetBTF
+        type_id: int
+
+    Modules = Sequence[TargetBTF] | Callable[[], Sequence[TargetBTF]]
+else:
+    # the same class typing.NamedTuple would build, without importing typing
+    Candidate = namedtuple("Candidate", "target type_id")
 
 
-Modules = Sequence[TargetBTF] | Callable[[], Sequence[TargetBTF]]
+def __getattr__(name: str) -> object:
+    # ``Modules`` names a typing construct; built on demand.
+    if name == "Modules":
+        from collections.abc import Callable, Sequence
+
+        return Sequence[TargetBTF] | Callable[[], Sequence[TargetBTF]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 #: Per target Spec: (essential name, own_only) -> ids. Name searches cost a scan of the

@@ -20,8 +20,8 @@ unchanged (replayed warnings are capped at :data:`MAX_WARNINGS`).
 
 from __future__ import annotations
 
+from collections import namedtuple
 from functools import lru_cache
-from typing import NamedTuple
 
 from btf.kinds import INT_SIGNED, Kind
 from btf.names import essential_name
@@ -48,9 +48,16 @@ FIELDS_MAX_STEPS = 1024
 MAX_WARNINGS = 64
 
 
-class Verdict(NamedTuple):
-    ok: bool
-    reason: str | None = None
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:
+    from typing import NamedTuple
+
+    class Verdict(NamedTuple):
+        ok: bool
+        reason: str | None = None
+else:
+    # the same class typing.NamedTuple would build, without importing typing
+    Verdict = namedtuple("Verdict", "ok reason", defaults=(None,))
 
 
 _OK = Verdict(True)

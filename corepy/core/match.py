@@ -13,7 +13,7 @@ Besides libbpf's answer every non-match gets a reason a person can read.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections import namedtuple
 from weakref import WeakKeyDictionary
 
 from btf.kinds import Kind
@@ -34,14 +34,23 @@ from .compat import fields_are_compat, types_are_compat, types_match
 from .describe import describe
 from .errors import E2BIG, EINVAL, CoreError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:
+    from typing import NamedTuple
 
-class MatchOutcome(NamedTuple):
-    """``status`` is libbpf's: 1 match, 0 no match, negative errno for a hard error."""
+    class MatchOutcome(NamedTuple):
+        """``status`` is libbpf's: 1 match, 0 no match, negative errno for a hard error."""
 
-    status: int
-    spec: CoreSpec
-    reason: str | None = None
-    error: CoreError | None = None
+        status: int
+        spec: CoreSpec
+        reason: str | None = None
+        error: CoreError | None = None
+else:
+    # the same class typing.NamedTuple would build, without importing typing
+    MatchOutcome = namedtuple("MatchOutcome", "status spec reason error", defaults=(None, None))
+    MatchOutcome.__doc__ = (
+        "``status`` is libbpf's: 1 match, 0 no match, negative errno for a hard error."
+    )
 
 
 def local_path(spec: CoreSpec, upto: int) -> str:

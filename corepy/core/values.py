@@ -12,10 +12,9 @@ little-endian object relocated on a little-endian host both are the same.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from btf.kinds import INT_SIGNED, Kind
 from btf.spec import Spec
+from corepy._record import Record
 
 from .access import ENUMVAL_KINDS, FIELD_KINDS, TYPE_KINDS, CoreSpec, relo_kind_str
 from .btfutil import ENUM_KINDS, U32, enum_value_u64, resolve_size
@@ -40,31 +39,44 @@ class _Poison(Exception):
     """libbpf's -EUCLEAN: no target, poison the instruction."""
 
 
-@dataclass(slots=True)
-class FieldValue:
-    value: int
-    #: Remembered access size and type for load/store size adjustment (BYTE_OFFSET only).
-    mem_sz: int = 0
-    mem_type_id: int = 0
-    validate: bool = True
-    bitfield: bool = False
+class FieldValue(Record):
+    """A field value; ``mem_sz``/``mem_type_id`` remember the access size and type for
+    load/store size adjustment (BYTE_OFFSET only)."""
+
+    __slots__ = ("value", "mem_sz", "mem_type_id", "validate", "bitfield")
+
+    def __init__(self, value: int, mem_sz: int = 0, mem_type_id: int = 0,
+                 validate: bool = True, bitfield: bool = False) -> None:
+        self.value = value
+        self.mem_sz = mem_sz
+        self.mem_type_id = mem_type_id
+        self.validate = validate
+        self.bitfield = bitfield
 
 
-@dataclass(slots=True)
-class Values:
-    """libbpf's ``bpf_core_relo_res`` as computed for one candidate (or for none)."""
+class Values(Record):
+    """libbpf's ``bpf_core_relo_res`` as computed for one candidate (or for none).
 
-    orig_val: int = 0
-    new_val: int = 0
-    poison: bool = False
-    validate: bool = True
-    fail_memsz_adjust: bool = False
-    orig_sz: int = 0
-    orig_type_id: int = 0
-    new_sz: int = 0
-    new_type_id: int = 0
-    #: The field is a bitfield on the target side (for explanations).
-    bitfield: bool = False
+    ``bitfield``: the field is a bitfield on the target side (for explanations).
+    """
+
+    __slots__ = ("orig_val", "new_val", "poison", "validate", "fail_memsz_adjust", "orig_sz",
+                 "orig_type_id", "new_sz", "new_type_id", "bitfield")
+
+    def __init__(self, orig_val: int = 0, new_val: int = 0, poison: bool = False,
+                 validate: bool = True, fail_memsz_adjust: bool = False, orig_sz: int = 0,
+                 orig_type_id: int = 0, new_sz: int = 0, new_type_id: int = 0,
+                 bitfield: bool = False) -> None:
+        self.orig_val = orig_val
+        self.new_val = new_val
+        self.poison = poison
+        self.validate = validate
+        self.fail_memsz_adjust = fail_memsz_adjust
+        self.orig_sz = orig_sz
+        self.orig_type_id = orig_type_id
+        self.new_sz = new_sz
+        self.new_type_id = new_type_id
+        self.bitfield = bitfield
 
 
 def _innermost_elem(btf: Spec, type_id: int) -> int:

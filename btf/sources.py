@@ -13,6 +13,10 @@ Detection is by content, never by file name, in this order (first match wins):
    that leads to BTF (s390x ``vmlinuz``, unknown wrappers).
 
 Files are mapped, not read, where possible; every decompression is capped (``max_size``).
+
+Start-up matters (a CLI run on raw kernel BTF is ~100 ms): the container modules (ELF,
+.deb with tarfile, compressors, kernel images) are imported only when a file is not raw
+BTF, and nothing here imports ``dataclasses``, ``typing``, ``contextlib`` or ``pathlib``.
 """
 
 from __future__ import annotations
@@ -20,15 +24,16 @@ from __future__ import annotations
 import mmap
 import os
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 
-from . import compress, deb, elf, kimage
-from .compress import DEFAULT_MAX_SIZE, Buffer
 from .errors import BTFError, BTFFormatError, BTFNotFoundError, BTFSourceError
 from .spec import Spec, detect_byteorder
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from . import kimage
+    from .compress import Buffer
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
@@ -41,6 +46,9 @@ __all__ = [
     "running_modules",
 ]
 
+#: Default cap on the decompressed size of one stream and of one file read; the same value
+#: as ``btf.compress.DEFAULT_MAX_SIZE`` (kept here so raw BTF does not import compress).
+DEFAULT_MAX_SIZE = 512 << 20
 SYSFS_BTF = "/sys/kernel/btf"
 #: How many containers may be nested (deb -> vmlinuz -> payload -> ELF is 3).
 MAX_DEPTH = 6
@@ -48,31 +56,94 @@ MAX_DEPTH = 6
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview
 
 
-@dataclass(frozen=True, slots=True)
 class BTFBlobs:
     """The raw BTF found in a source, before it is parsed.
 
     ``ptr_size`` is set when the container decides it (ELF class); ``ext`` and ``base``
     are an ELF's ``.BTF.ext`` and ``.BTF.base`` sections. ``source`` names the path through
     the containers, e.g. ``pkg.deb:boot/vmlinuz-6.1.0-50-cloud-amd64[lz4-legacy]``.
+
+    Behaves like a frozen slotted dataclass (field-wise ``==``, ``repr`` and ``hash``;
+    assignment raises ``AttributeError``), written by hand for start-up time.
     """
 
+    __slots__ = ("btf", "source", "ptr_size", "ext", "base", "container")
+    __match_args__ = ("btf", "source", "ptr_size", "ext", "base", "container")
     btf: bytes
     source: str
-    ptr_size: int | None = None
-    ext: bytes | None = None
-    base: bytes | None = None
-    container: str = "raw"
+    ptr_size: int | None
+    ext: bytes | None
+    base: bytes | None
+    container: str
+
+    def __init__(self, btf: bytes, source: str, ptr_size: int | None = None,
+                 ext: bytes | None = None, base: bytes | None = None,
+                 container: str = "raw") -> None:
+        _set = object.__setattr__
+        _set(self, "btf", btf)
+        _set(self, "source", source)
+        _set(self, "ptr_size", ptr_size)
+        _set(self, "ext", ext)
+        _set(self, "base", base)
+        _set(self, "container", container)
+
+    def _values(self) -> tuple[object, ...]:
+        return (self.btf, self.source, self.ptr_size, self.ext, self.base, self.container)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in self.__slots__)
+        return f"BTFBlobs({inner})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __getstate__(self) -> tuple[object, ...]:
+        return self._values()
+
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        for name, value in zip(self.__slots__, state, strict=True):
+            object.__setattr__(self, name, value)
 
 
 # ---------------------------------------------------------------------------- input
-@contextmanager
-def _open(src: Source, max_size: int) -> Iterator[tuple[Buffer, str]]:
-    """Yield the input as ``bytes`` or a read-only private ``mmap``, plus its name."""
-    if isinstance(src, (bytes, bytearray, memoryview)):
-        yield bytes(src), "<bytes>"
-        return
-    path = os.fspath(src)
+class _open:
+    """``with _open(src, max_size) as (buf, name)``: the input as ``bytes`` or a read-only
+    private ``mmap`` (unmapped on exit), plus its name. A class rather than a
+    ``contextlib.contextmanager`` generator: contextlib is not loaded at start-up."""
+
+    def __init__(self, src: Source, max_size: int) -> None:
+        self.buf: Buffer
+        if isinstance(src, (bytes, bytearray, memoryview)):
+            self.buf, self.name = bytes(src), "<bytes>"
+            return
+        path = os.fspath(src)
+        self.buf, self.name = _read(path, max_size), path
+
+    def __enter__(self) -> tuple[Buffer, str]:
+        return self.buf, self.name
+
+    def __exit__(self, *exc: object) -> None:
+        buf = self.buf
+        if isinstance(buf, mmap.mmap):
+            try:
+                buf.close()
+            except BufferError:  # a traceback still references a view; GC will unmap it
+                pass
+
+
+def _read(path: str, max_size: int) -> Buffer:
+    """The file mapped privately and read-only, or read when it cannot be mapped."""
     buf: Buffer
     try:
         with open(path, "rb") as f:
@@ -97,14 +168,7 @@ def _open(src: Source, max_size: int) -> Iterator[tuple[Buffer, str]]:
                 buf = mm
     except OSError as exc:
         raise _os_error(exc, path) from None
-    try:
-        yield buf, path
-    finally:
-        if isinstance(buf, mmap.mmap):
-            try:
-                buf.close()
-            except BufferError:  # a traceback still references a view; GC will unmap it
-                pass
+    return buf
 
 
 def _os_error(exc: OSError, path: str) -> BTFError:
@@ -125,6 +189,8 @@ def _extract(buf: Buffer, name: str, max_size: int, depth: int) -> BTFBlobs:
                              source=name)
     if detect_byteorder(buf[:2]) is not None:
         return BTFBlobs(buf[:], name)
+    from . import compress, deb, elf, kimage
+
     if elf.is_elf(buf):
         found = elf.read_btf_sections(buf, source=name, max_size=max_size)
         return BTFBlobs(found.btf, name, found.info.ptr_size, found.ext, found.base, "elf")
@@ -151,6 +217,8 @@ def _extract(buf: Buffer, name: str, max_size: int, depth: int) -> BTFBlobs:
 
 def _payload(buf: Buffer, p: kimage.Payload, name: str, max_size: int, depth: int
              ) -> BTFBlobs:
+    from . import compress
+
     if p.kind is None:
         raise BTFSourceError(f"kernel payload at offset {p.offset} uses an unknown compression",
                              source=name)
@@ -161,6 +229,8 @@ def _payload(buf: Buffer, p: kimage.Payload, name: str, max_size: int, depth: in
 
 def _embedded_btf(buf: Buffer, name: str) -> BTFBlobs | None:
     """The largest embedded blob that parses as BTF (kernel ``.BTF`` copied verbatim)."""
+    from . import kimage
+
     cands = sorted(kimage.find_raw_btf(buf), key=lambda c: -c[1])
     for off, length in cands:
         blob = buf[off : off + length]
@@ -174,6 +244,8 @@ def _embedded_btf(buf: Buffer, name: str) -> BTFBlobs | None:
 
 
 def _scan(buf: Buffer, name: str, max_size: int, depth: int) -> BTFBlobs:
+    from . import compress, kimage
+
     found = _embedded_btf(buf, name)
     if found is not None:
         return found
@@ -262,6 +334,8 @@ def running_modules(
     ``base`` defaults to ``directory/vmlinux``. Kernels without
     ``CONFIG_DEBUG_INFO_BTF_MODULES`` simply have no such files: nothing is yielded.
     """
+    from pathlib import Path
+
     d = Path(directory)
     if base is None:
         base = running_kernel(d / "vmlinux")
@@ -296,6 +370,8 @@ def load_modules(
     restricts the result; a requested name that is not found raises
     :class:`BTFNotFoundError`. Modules without a ``.BTF`` section are skipped.
     """
+    from . import deb
+
     path = os.fspath(src)
     wanted = {n.replace("-", "_") for n in names} if names is not None else None
     out: dict[str, Spec] = {}
@@ -323,6 +399,8 @@ def load_modules(
 
 def _dir_modules(root: str, wanted: set[str] | None, max_size: int
                  ) -> Iterator[tuple[str, str, bytes]]:
+    from . import compress, deb
+
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         for fn in sorted(filenames):
@@ -352,6 +430,8 @@ def _add_module(out: dict[str, Spec], name: str, where: str, blob: bytes, base: 
     if detect_byteorder(blob) is not None:
         out[name] = Spec(blob, source=where, base=base)
         return
+    from . import elf
+
     try:
         found = elf.read_btf_sections(blob, source=where, max_size=max_size)
     except BTFNotFoundError:

@@ -9,18 +9,24 @@ see no CO-RE records (libbpf then skips CO-RE entirely). Section sizes, offsets,
 
 Writing goes through a temporary file in the destination directory, fsync, then
 ``os.replace``: a reader never sees a half-written object and a failure leaves nothing
-behind.
+behind. The temporary file is made here rather than with ``tempfile.mkstemp``: importing
+``tempfile`` (random, shutil, bz2, lzma) costs more start-up time than writing the object.
 """
 
 from __future__ import annotations
 
 import os
 import struct
-import tempfile
-from collections.abc import Mapping
 
 from .errors import CorepyError
 from .objfile import BPFObject
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+_TMP_FLAGS = (os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+              | getattr(os, "O_CLOEXEC", 0))
 
 
 def build_output(obj: BPFObject, sections: Mapping[str, bytes]) -> bytes:
@@ -44,8 +50,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temp file + fsync + rename), mode 0666 & ~umask."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                               dir=directory)
+    fd, tmp = _mkstemp(directory, f".{os.path.basename(path)}.", ".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -69,6 +74,18 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
         pass
     finally:
         os.close(dfd)
+
+
+def _mkstemp(directory: str, prefix: str, suffix: str) -> tuple[int, str]:
+    """A new file ``prefix + 8 random hex digits + suffix`` in ``directory``, mode 0600,
+    opened exclusively (what ``tempfile.mkstemp`` does)."""
+    for _ in range(100):
+        name = os.path.join(directory, f"{prefix}{os.urandom(4).hex()}{suffix}")
+        try:
+            return os.open(name, _TMP_FLAGS, 0o600), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{directory}: no usable temporary file name")
 
 
 def _umask() -> int:

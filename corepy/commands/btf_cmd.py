@@ -1,18 +1,20 @@
 """``corepy btf dump``: print BTF exactly like ``bpftool btf dump file FILE``.
 
-Only argparse is imported at module level: the CLI imports every command module to build
-``--help``, and ``corepy btf dump vmlinux --name X`` must start fast.
+Only os and sys are imported at module level: ``corepy btf dump vmlinux --name X`` must
+start fast (the CLI parses plain command lines with ``FAST`` below, without argparse).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
 if TYPE_CHECKING:
+    import argparse
+
     from btf.spec import Spec
+    from corepy.commands import FastSpec
 
 DUMP_HELP = "print every type like `bpftool btf dump file FILE` (format raw)"
 DUMP_EPILOG = """\
@@ -31,7 +33,20 @@ examples:
 """
 
 
+#: ``add_arguments`` as a table for ``corepy.cli.fast_args`` (a test keeps them in step).
+FAST: FastSpec = (
+    (("btf_command", "dump"),),
+    ("file",),
+    {"-B": "base", "--base": "base", "--name": "name", "--kind": "kind", "--id": "type_id"},
+    {"-j": "json", "--json": "json"},
+    frozenset({"type_id"}),
+    frozenset(),
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    import argparse
+
     sub = parser.add_subparsers(dest="btf_command", metavar="SUBCOMMAND", required=True)
     p = sub.add_parser(
         "dump",

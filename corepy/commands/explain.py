@@ -6,9 +6,12 @@ calculated and shown with its candidates, so one run shows everything to fix.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:
+    import argparse
 
 EPILOG = """\
 Text output groups the relocations by program; for each one it shows libbpf's spec of
@@ -42,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
     from corepy.api import relocate
     from corepy.report import render_text
 
-    rel = relocate(args.object, args.target, modules=args.modules, collect_errors=True)
+    # one target per process: the target cache (and its cachetools import) cannot help
+    rel = relocate(args.object, args.target, modules=args.modules, collect_errors=True,
+                   target_cache=False)
     doc = rel.report()
     if args.json:
         json.dump(doc, sys.stdout, indent=2)

@@ -1,19 +1,22 @@
 """``corepy relocate``: resolve an object's CO-RE relocations offline and write the result.
 
-Only argparse and os are imported at module level: the CLI imports every command module
-to build ``--help``.
+Only os and sys are imported at module level (start-up cost; the CLI parses plain command
+lines with ``FAST`` below, without argparse); the JSON report is built, and json imported,
+only when ``--report`` or ``--json`` asks for it.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
 if TYPE_CHECKING:
+    import argparse
+    from typing import Any
+
     from corepy.api import Relocation
+    from corepy.commands import FastSpec
 
 EPILOG = """\
 The output is the input object with every CO-RE instruction patched for TARGET and
@@ -43,6 +46,18 @@ examples:
 """
 
 
+#: ``add_arguments`` as a table for ``corepy.cli.fast_args`` (a test keeps them in step).
+FAST: FastSpec = (
+    (),
+    ("object",),
+    {"-t": "target", "--target": "target", "-o": "output", "--output": "output",
+     "--modules": "modules", "--report": "report"},
+    {"--strict": "strict", "--json": "json"},
+    frozenset(),
+    frozenset({"output"}),
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.add_argument("object", metavar="OBJ", help="BPF object compiled by clang (-g, CO-RE)")
@@ -62,6 +77,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _emit_report(args: argparse.Namespace, rel: Relocation) -> dict[str, Any]:
+    import json
+
     doc = rel.report()
     if args.report:
         from corepy.writer import write_atomic
@@ -88,8 +105,11 @@ def print_problems(rel: Relocation) -> None:
 def run(args: argparse.Namespace) -> int:
     from corepy.api import relocate
 
-    rel = relocate(args.object, args.target, modules=args.modules, collect_errors=True)
-    _emit_report(args, rel)
+    # one target per process: the target cache (and its cachetools import) cannot help
+    rel = relocate(args.object, args.target, modules=args.modules, collect_errors=True,
+                   target_cache=False)
+    if args.report or args.json:
+        _emit_report(args, rel)
     print_problems(rel)
     if not rel.ok:
         print(f"corepy: {len(rel.errors)} relocation(s) failed; {args.output} not written",

@@ -187,7 +187,7 @@ class Spec:
         #: Bytes decoded for offsets that point into the middle of a string (see string()).
         self._overlap = 0
         self._overlap_budget = 4 * hdr.str_len + (1 << 20)
-        self._flavors: dict[bytes, list[int]] | None = None
+        self._ess_memo: dict[bytes, list[int]] = {}
         self._names_bytes: bytes | None = None
         self._col_searches = 0
         self._offsets_memo: dict[bytes, list[int]] = {}
@@ -893,26 +893,42 @@ class Spec:
             ids = self.base.find_by_name(name) + own
         return self._filter_kind(ids, kind)
 
-    def _flavor_index(self) -> dict[bytes, list[int]]:
-        """essential name -> logical offsets of own strings that are flavors of it."""
-        if self._flavors is None:
-            idx: dict[bytes, list[int]] = {}
-            data, start, end = self._data, self._str_start, self._str_end
-            p = data.find(b"___", start, end)
-            while p >= 0:
-                s = data.rfind(b"\0", start, p) + 1 or start
-                e = data.index(b"\0", p, end)
+    def _own_essential_offsets(self, ess: bytes) -> list[int]:
+        """Logical offsets of own strings whose essential name is ``ess``, in order.
+
+        Such a string is ``ess`` itself or ``ess___flavor``, so it starts with ``ess``:
+        one search for ``NUL ess`` finds both (the ~1 ms pass over a kernel's string
+        section that an exact search costs anyway); each hit is then checked whole.
+        """
+        memo = self._ess_memo.get(ess)
+        if memo is not None:
+            return memo
+        data, start, end = self._data, self._str_start, self._str_end
+        out: list[int] = []
+        n = len(ess)
+        flavored = ess + b"___"
+        ess_str: str | None = None
+        i = start - 1 if start < end and data.startswith(ess, start, end) else -1
+        if i < 0:
+            i = data.find(b"\0" + ess, start, end)
+        while i >= 0:
+            s = i + 1
+            e = data.index(b"\0", s, end)  # the section ends with NUL: always found
+            if e == s + n:
+                out.append(self.str_base + s - start)
+            elif data.startswith(flavored, s, e):
+                if ess_str is None:
+                    ess_str = ess.decode("utf-8", "surrogateescape")
                 full = data[s:e].decode("utf-8", "surrogateescape")
-                ess = essential_name(full)
-                if ess != full:
-                    key = ess.encode("utf-8", "surrogateescape")
-                    idx.setdefault(key, []).append(self.str_base + s - start)
-                p = data.find(b"___", e, end)
-            self._flavors = idx
-        return self._flavors
+                if essential_name(full) == ess_str:
+                    out.append(self.str_base + s - start)
+            i = data.find(b"\0" + ess, e, end)
+        if len(self._ess_memo) < 4096:
+            self._ess_memo[ess] = out
+        return out
 
     def _essential_offsets(self, ess: bytes) -> list[int]:
-        offs = self._own_string_offsets(ess) + self._flavor_index().get(ess, [])
+        offs = self._own_essential_offsets(ess)
         if self.base is not None:
             offs = self.base._essential_offsets(ess) + offs
         return offs

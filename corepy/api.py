@@ -12,53 +12,90 @@ contains it. By default the first relocation libbpf would refuse raises
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from ._record import Record
 from .errors import CorepyError, RelocationError
 from .insn import INSN_SIZE
 from .objfile import BPFObject, CoreSite, Function
 from .relo import CoreRelo, ReloResult
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
 if TYPE_CHECKING:
+    from typing import Any, Literal, Protocol
+
     from btf.spec import Spec
 
     from .core.calc import CoreOptions
     from .targets import ModulesArg, Target
 
-Outcome = Literal["patched", "poisoned", "error", "skipped"]
+    Outcome = Literal["patched", "poisoned", "error", "skipped"]
+
+    class Calculator(Protocol):
+        """What the engine needs from the calculation layer (``CoreCalculator``)."""
+
+        def calc(self, relo: CoreRelo, prog_name: str) -> ReloResult: ...
 
 
-class Calculator(Protocol):
-    """What the engine needs from the calculation layer (``CoreCalculator``)."""
+def __getattr__(name: str) -> object:
+    # Typing-only names, built on demand: importing typing costs start-up time.
+    if name in ("Calculator", "Outcome"):
+        from typing import Literal, Protocol
 
-    def calc(self, relo: CoreRelo, prog_name: str) -> ReloResult: ...
+        class Calculator(Protocol):
+            """What the engine needs from the calculation layer (``CoreCalculator``)."""
+
+            def calc(self, relo: CoreRelo, prog_name: str) -> ReloResult: ...
+
+        Calculator.__module__ = __name__
+        globals()["Calculator"] = Calculator
+        globals()["Outcome"] = Literal["patched", "poisoned", "error", "skipped"]
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@dataclass
-class Fixup:
-    """The outcome of one CO-RE record: calculation, patch and final instruction bytes."""
+class Fixup(Record):
+    """The outcome of one CO-RE record: calculation, patch and final instruction bytes.
 
-    relo: CoreRelo
-    #: Function containing the instruction (libbpf's ``prog '...'``), None when skipped.
-    program: str | None
-    #: Instruction index within ``program`` (libbpf's ``insn #N``); within the section
-    #: when skipped.
-    insn_idx: int
-    outcome: Outcome
-    #: The calculation's result; None when the calculation itself failed.
-    result: ReloResult | None = None
-    #: Instruction bytes before and after (16 bytes for ld_imm64), in the object's order.
-    before: bytes = b""
-    after: bytes = b""
-    #: Value found in the instruction (imm / off / imm64) before patching.
-    old_value: int | None = None
-    #: Why it was poisoned, skipped or failed: for a person to act on.
-    message: str | None = None
-    #: libbpf-style log lines for this relocation (calculation, then patching).
-    log: tuple[str, ...] = ()
-    #: The exception when ``outcome == "error"``.
-    error: RelocationError | None = field(default=None, repr=False, compare=False)
+    ``program``: the function containing the instruction (libbpf's ``prog '...'``), None
+    when skipped; ``insn_idx``: instruction index within ``program`` (libbpf's
+    ``insn #N``), within the section when skipped; ``result``: the calculation's result,
+    None when the calculation itself failed; ``before``/``after``: instruction bytes (16
+    for ld_imm64) in the object's order; ``old_value``: value found in the instruction
+    (imm / off / imm64) before patching; ``message``: why it was poisoned, skipped or
+    failed, for a person to act on; ``log``: libbpf-style lines (calculation, then
+    patching); ``error``: the exception when ``outcome == "error"`` (not compared, not in
+    ``repr``).
+    """
+
+    _fields = ("relo", "program", "insn_idx", "outcome", "result", "before", "after",
+               "old_value", "message", "log", "error")
+    _hidden = ("error",)
+
+    def __init__(
+        self,
+        relo: CoreRelo,
+        program: str | None,
+        insn_idx: int,
+        outcome: Outcome,
+        result: ReloResult | None = None,
+        before: bytes = b"",
+        after: bytes = b"",
+        old_value: int | None = None,
+        message: str | None = None,
+        log: tuple[str, ...] = (),
+        error: RelocationError | None = None,
+    ) -> None:
+        self.relo = relo
+        self.program = program
+        self.insn_idx = insn_idx
+        self.outcome: Outcome = outcome
+        self.result = result
+        self.before = before
+        self.after = after
+        self.old_value = old_value
+        self.message = message
+        self.log = log
+        self.error = error
 
     @property
     def insn(self) -> bytes:
@@ -66,16 +103,21 @@ class Fixup:
         return self.after or self.before
 
 
-@dataclass
-class Relocation:
-    """Everything one run produced; ``write``/``to_bytes`` give the relocated object."""
+class Relocation(Record):
+    """Everything one run produced; ``write``/``to_bytes`` give the relocated object.
 
-    object: BPFObject
-    target: Target | None
-    fixups: list[Fixup]
-    #: Patched bytes of every executable section, by section name.
-    sections: dict[str, bytes]
-    warnings: list[str] = field(default_factory=list)
+    ``sections`` holds the patched bytes of every executable section, by section name.
+    """
+
+    _fields = ("object", "target", "fixups", "sections", "warnings")
+
+    def __init__(self, object: BPFObject, target: Target | None, fixups: list[Fixup],
+                 sections: dict[str, bytes], warnings: list[str] | None = None) -> None:
+        self.object = object
+        self.target = target
+        self.fixups = fixups
+        self.sections = sections
+        self.warnings: list[str] = [] if warnings is None else warnings
 
     @property
     def ok(self) -> bool:
@@ -170,6 +212,7 @@ def relocate(
     modules: ModulesArg = None,
     collect_errors: bool = False,
     options: CoreOptions | None = None,
+    target_cache: bool = True,
 ) -> Relocation:
     """Relocate ``obj``'s CO-RE records against ``target`` exactly as libbpf would.
 
@@ -180,11 +223,14 @@ def relocate(
     Raises :class:`RelocationError` at the first relocation libbpf would refuse, unless
     ``collect_errors``; bad input raises ``ObjectFormatError``/``TargetError``/``BTFError``.
     ``options``: :class:`corepy.core.calc.CoreOptions` to reproduce an older libbpf exactly.
+    ``target_cache``: take a target given by path (or the running kernel) from the
+    process-wide cache of indexed kernels when the file is unchanged
+    (:func:`corepy.targets.resolve`), so repeated calls do not read and index it again.
     """
     from . import targets
 
     o = open_object(obj)
-    tgt = targets.resolve(target, modules)
+    tgt = targets.resolve(target, modules, cache=target_cache)
     calc: Calculator | None = None
     if o.sites:
         if o.btf is None:  # pragma: no cover - objfile refuses .BTF.ext without .BTF

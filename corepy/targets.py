@@ -6,19 +6,31 @@ only for a root type vmlinux has no candidate for. Module BTF is therefore loade
 is corrupt is skipped with a warning rather than failing the run, as libbpf skips modules it
 cannot load. A user-given target replaces vmlinux and disables the search of the running
 kernel's modules (libbpf's ``btf_custom_path``), unless modules are given explicitly.
+
+A process that relocates many objects against the same kernel (a loader) should not read
+and index that kernel's BTF every time: targets given by path, and the running kernel, are
+kept in a small LRU cache (``cachetools``) keyed by the file's real path, device, inode,
+size, modification and change times, so a changed or replaced file is read again. Only the vmlinux
+``Spec`` is shared (with its name and type memos); every call gets its own
+:class:`Target`, warnings and module BTFs. See :func:`resolve` and :func:`clear_cache`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
+from ._record import Record
 from .errors import TargetError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any
+
     from btf.spec import Spec
+
+#: How many kernels' BTF the target cache keeps (least recently used dropped first).
+CACHE_SIZE = 4
 
 SYS_BTF = "/sys/kernel/btf"
 SYS_VMLINUX = "/sys/kernel/btf/vmlinux"
@@ -27,23 +39,41 @@ _MODULE_SUFFIXES = (".ko.xz", ".ko.zst", ".ko.gz", ".ko")
 _BTF_SUFFIXES = (".btf.xz", ".btf.zst", ".btf.gz", ".btf")
 
 PathLike = str | os.PathLike[str]
-ModulesArg = PathLike | Sequence[PathLike] | None
+if TYPE_CHECKING:
+    ModulesArg = PathLike | Sequence[PathLike] | None
 
 
-@dataclass
-class Target:
-    """A resolved target: vmlinux BTF plus (possibly lazy) module BTFs."""
+def __getattr__(name: str) -> object:
+    # ``ModulesArg`` names a typing construct; built on demand (collections.abc and typing
+    # are not needed at run time).
+    if name == "ModulesArg":
+        from collections.abc import Sequence
 
-    #: ``corepy.core.calc.TargetBTF`` of vmlinux (named "vmlinux", as libbpf names it).
-    vmlinux: Any
-    #: Module TargetBTFs, or a callable that loads them on first use.
-    modules: Sequence[Any] | Callable[[], Sequence[Any]]
-    #: Where the target came from: a path, "running kernel (...)", or "<Spec ...>".
-    source: str
-    #: Where module BTF comes from (a directory, /sys/kernel/btf, or None: no modules).
-    module_source: str | None = None
-    #: Problems that did not stop the run (skipped module BTFs, ...).
-    warnings: list[str] = field(default_factory=list)
+        return PathLike | Sequence[PathLike] | None
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class Target(Record):
+    """A resolved target: vmlinux BTF plus (possibly lazy) module BTFs.
+
+    ``vmlinux``: the ``corepy.core.calc.TargetBTF`` of vmlinux (named "vmlinux", as libbpf
+    names it); ``modules``: module TargetBTFs, or a callable that loads them on first use;
+    ``source``: where the target came from (a path, "running kernel (...)", or
+    "<Spec ...>"); ``module_source``: where module BTF comes from (a directory,
+    /sys/kernel/btf, or None: no modules); ``warnings``: problems that did not stop the run
+    (skipped module BTFs, ...).
+    """
+
+    _fields = ("vmlinux", "modules", "source", "module_source", "warnings")
+
+    def __init__(self, vmlinux: Any, modules: Sequence[Any] | Callable[[], Sequence[Any]],
+                 source: str, module_source: str | None = None,
+                 warnings: list[str] | None = None) -> None:
+        self.vmlinux = vmlinux
+        self.modules = modules
+        self.source = source
+        self.module_source = module_source
+        self.warnings: list[str] = [] if warnings is None else warnings
 
     def loaded_modules(self) -> list[str]:
         """Names of the module BTFs loaded so far (without triggering a load)."""
@@ -174,13 +204,66 @@ def _module_loader(
     return ", ".join(paths), lambda: _load_modules(items, base, warnings)
 
 
-def resolve(target: PathLike | Spec | None, modules: ModulesArg = None) -> Target:
-    """Turn the user's ``target``/``modules`` into a :class:`Target` (vmlinux loaded now)."""
+#: (real path, st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns) -> Spec; made on first use so that
+#: a one-shot CLI run (which never reuses a target) does not import cachetools.
+_cache: Any = None
+_cache_lock: Any = None
+
+
+def _file_key(path: str) -> tuple[str, int, int, int, int, int]:
+    real = os.path.realpath(path)
+    st = os.stat(real)
+    return (real, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _cached(path: str, load: Callable[[], Spec]) -> Spec:
+    """``load()``'s Spec for ``path``, from the target cache when the file is unchanged."""
+    global _cache, _cache_lock
+    try:
+        key = _file_key(path)
+    except OSError:
+        return load()  # let the loader report the problem
+    if _cache is None:
+        import threading
+
+        from cachetools import LRUCache
+
+        _cache_lock = threading.Lock()
+        _cache = LRUCache(maxsize=CACHE_SIZE)
+    with _cache_lock:
+        spec: Spec | None = _cache.get(key)
+    if spec is None:
+        spec = load()
+        with _cache_lock:
+            _cache[key] = spec
+    return spec
+
+
+def clear_cache() -> None:
+    """Forget every cached target Spec (they are freed once no Relocation uses them)."""
+    if _cache is not None:
+        with _cache_lock:
+            _cache.clear()
+
+
+def cache_info() -> dict[str, int]:
+    """``{"size": cached kernels, "maxsize": CACHE_SIZE}`` of the target cache."""
+    return {"size": len(_cache) if _cache is not None else 0, "maxsize": CACHE_SIZE}
+
+
+def resolve(target: PathLike | Spec | None, modules: ModulesArg = None, *,
+            cache: bool = True) -> Target:
+    """Turn the user's ``target``/``modules`` into a :class:`Target` (vmlinux loaded now).
+
+    With ``cache`` (the default), a target given by path and the running kernel's BTF
+    come from the target cache when the file has not changed since it was read (see the
+    module docstring); the CLI, which resolves one target per process, turns it off.
+    """
     from btf.spec import Spec
 
     warnings: list[str] = []
     if target is None:
-        spec, source = _running_kernel()
+        spec, source = _running_kernel(cache)
         default_modules = True
     elif isinstance(target, Spec):
         spec, source = target, f"<Spec {target.source}>"
@@ -189,7 +272,8 @@ def resolve(target: PathLike | Spec | None, modules: ModulesArg = None) -> Targe
         path = os.fspath(target)
         if not os.path.exists(path):
             raise TargetError(f"{path}: target BTF file does not exist")
-        spec, source = load_btf(path), path
+        spec = _cached(path, lambda: load_btf(path)) if cache else load_btf(path)
+        source = path
         default_modules = False
     vmlinux = make_target_btf("vmlinux", spec, False)
     if modules is not None:
@@ -203,7 +287,7 @@ def resolve(target: PathLike | Spec | None, modules: ModulesArg = None) -> Targe
     return Target(vmlinux, LazyModules(loader), source, msource, warnings)
 
 
-def _running_kernel() -> tuple[Spec, str]:
+def _running_kernel(cache: bool = False) -> tuple[Spec, str]:
     if not os.path.exists(SYS_VMLINUX):
         raise TargetError(
             f"no target given and the running kernel has no BTF at {SYS_VMLINUX} "
@@ -211,4 +295,7 @@ def _running_kernel() -> tuple[Spec, str]:
         )
     from btf import sources
 
-    return sources.running_kernel(SYS_VMLINUX), f"running kernel ({SYS_VMLINUX})"
+    source = f"running kernel ({SYS_VMLINUX})"
+    if cache:
+        return _cached(SYS_VMLINUX, lambda: sources.running_kernel(SYS_VMLINUX)), source
+    return sources.running_kernel(SYS_VMLINUX), source

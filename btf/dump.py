@@ -20,15 +20,18 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Callable
 from itertools import accumulate, count
 from operator import add
-from typing import Any, TextIO
 
 from ._layouts import TRAILER_SIZES
 from .errors import BTFError, BTFTypeError
 from .kinds import KIND_MASK, KIND_NAMES, KIND_SHIFT, MAX_KNOWN_KIND, VLEN_MASK, Kind
 from .spec import Spec
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TextIO
 
 __all__ = [
     "KIND_CHOICES",
@@ -535,7 +538,8 @@ def _json(ctx: _Ctx, blob: _Blob, tid: int, pos: int, stop: int, out: list[str])
 
 
 # ---------------------------------------------------------------------------- drivers
-_Render = Callable[[_Ctx, _Blob, int, int, int, list[str]], int]
+if TYPE_CHECKING:
+    _Render = Callable[[_Ctx, _Blob, int, int, int, list[str]], int]
 
 
 def select(spec: Spec, *, name: str | None = None, type_id: int | None = None) -> list[int]:

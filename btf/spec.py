@@ -22,6 +22,7 @@ import os
 import struct
 import sys
 from array import array
+from bisect import bisect_left
 from collections import namedtuple
 from collections.abc import Callable, Iterator
 from itertools import compress
@@ -42,6 +43,10 @@ from .kinds import (
 from .names import essential_name
 from .types import VOID, EnumValue, Member, Param, Type, VarSecInfo
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
+
 Buffer = bytes | bytearray | memoryview
 
 MIN_HEADER = 24
@@ -52,6 +57,8 @@ MAX_RESOLVE_DEPTH = 32
 #: More distinct string offsets than this for one name: search the name column with a set
 #: instead of once per offset (only hand-made or hostile BTF repeats strings).
 _MAX_PER_OFFSET_SEARCHES = 8
+#: Name searches done in the type section before the name column is built instead.
+_MAX_SECTION_SEARCHES = 8
 
 #: libbpf's spellings of ``long``/``unsigned long`` used to guess the pointer size.
 _LONG_NAMES = frozenset(
@@ -189,7 +196,7 @@ class Spec:
         self._overlap_budget = 4 * hdr.str_len + (1 << 20)
         self._ess_memo: dict[bytes, list[int]] = {}
         self._names_bytes: bytes | None = None
-        self._col_searches = 0
+        self._section_searches = 0
         self._offsets_memo: dict[bytes, list[int]] = {}
         self._ids_memo: dict[str, list[int]] = {}
         self._ptr_override = ptr_size
@@ -333,11 +340,13 @@ class Spec:
         single, elem = sizes
         return 3 + (single + vlen * elem) // 4
 
-    def _index(self, cache_dir: str | os.PathLike[str] | None) -> tuple[array[int], array[int]]:
-        """The offset and name columns: from the on-disk cache when valid, else a scan."""
+    def _index(self, cache_dir: str | os.PathLike[str] | None
+               ) -> tuple[array[int], array[int] | None]:
+        """The offset column, and the name column when it comes cheaply: from the on-disk
+        cache when valid, else a scan (with names only when the result is cached)."""
         if cache_dir is None or len(self._data) < CACHE_MIN_SIZE:
             self._crc = 0
-            return self._scan()
+            return self._scan(), None
         import zlib
 
         self._crc = zlib.crc32(self._data)
@@ -349,7 +358,7 @@ class Spec:
         cached = self._load_index(path, base_crc, zlib.crc32)
         if cached is not None:
             return cached
-        offs, names = self._scan()
+        offs, names = self._scan_with_names()
         self._store_index(path, base_crc, offs, names, zlib.crc32)
         return offs, names
 
@@ -410,12 +419,40 @@ class Spec:
             except OSError:
                 pass
 
-    def _scan(self) -> tuple[array[int], array[int]]:
-        """Walk the type section once: each type's start (in u32 words) and ``name_off``.
+    def _scan(self) -> array[int]:
+        """Walk the type section once: each type's start, in u32 words.
 
-        This is the only full pass over the types; ~300 distinct info words occur in a
-        kernel, so record lengths come from a memo instead of being recomputed. A record
+        This is the only full pass over the types (~20 ms for a kernel, the floor of a
+        Python loop over 127k variable-length records); ~300 distinct info words occur in
+        a kernel, so record lengths come from a memo instead of being recomputed. A record
         that claims more trailing data than the section holds ends the walk at once.
+        """
+        words = self._w
+        n = len(words)
+        offs = array("I")
+        add = offs.append
+        memo: dict[int, int] = {}
+        get = memo.get
+        pos = 0
+        try:
+            while pos < n:
+                info = words[pos + 1]
+                step = get(info)
+                if step is None:
+                    step = memo[info] = self._record_words(info, self.first_id + len(offs), pos)
+                add(pos)
+                pos += step
+        except IndexError:
+            pass
+        self._check_scan_end(pos, offs)
+        return offs
+
+    def _scan_with_names(self) -> tuple[array[int], array[int]]:
+        """:meth:`_scan` that also records each type's ``name_off`` (the name column).
+
+        Recording it costs ~1/3 more than the bare walk (~6 ms for a kernel), so only a
+        scan whose result goes into the on-disk cache does it; otherwise names are searched
+        in the type section itself (see :meth:`_ids_with_name_offs`).
         """
         words = self._w
         n = len(words)
@@ -437,14 +474,17 @@ class Spec:
                 pos += step
         except IndexError:
             pass
-        if pos != n:
+        self._check_scan_end(pos, offs)
+        return offs, names
+
+    def _check_scan_end(self, pos: int, offs: array[int]) -> None:
+        if pos != len(self._w):
             last = self.first_id + len(offs) - 1
             start = self._type_start + 4 * offs[-1] if offs else self._type_start
             raise self._err(
                 f"type [{last}] at offset {start} runs past the end of the type section "
                 f"({self.header.type_len} bytes): truncated or malformed types"
             )
-        return offs, names
 
     # ------------------------------------------------------------------ basics
     def __len__(self) -> int:
@@ -820,45 +860,86 @@ class Spec:
     def _ids_with_name_offs(self, offsets: list[int]) -> list[int]:
         """Own type ids whose ``name_off`` is one of ``offsets``, in id order.
 
-        Searches the ``name_off`` column's bytes for each offset (C speed, ~0.7 ms for a
-        kernel); many offsets (only possible in non-deduplicated or hostile BTF) are matched
-        in one pass with a set instead.
+        With the name column (from the on-disk cache, or built after a few searches): its
+        bytes are searched for each offset (C speed, ~0.2 ms for a kernel), or, for many
+        offsets (only non-deduplicated or hostile BTF), matched in one pass with a set.
+        Without it, the type section itself is searched for the offset (~1 ms for a
+        kernel) and a hit is kept when it is a record's first word (a binary search in
+        the offset column): cheaper than the ~6 ms the scan would spend recording names
+        for the one to seven look-ups of a typical run.
         """
-        first = self.first_id
         if not offsets:
             return []
-        if len(offsets) > _MAX_PER_OFFSET_SEARCHES:
+        names = self._names
+        if names is None and (len(offsets) > _MAX_PER_OFFSET_SEARCHES
+                              or self._section_searches >= _MAX_SECTION_SEARCHES):
+            # many look-ups: building the column (~10 ms for a kernel) now pays for itself
+            names = self._names = array("I", map(self._w.__getitem__, self._offs))
+        first = self.first_id
+        if names is not None and len(offsets) > _MAX_PER_OFFSET_SEARCHES:
             want = set(offsets)
-            return [first + i for i in compress(range(len(self._names)),
-                                                map(want.__contains__, self._names))]
-        col = self._names_bytes
-        if col is None:
-            col = self._names_bytes = self._names.tobytes()
-        pack = struct.Struct("=I").pack
-        # re scans the column ~4x faster than bytes.find (whose skip loop stalls on the
-        # many zero bytes of small offsets); use it when it is loaded anyway (the CLI's
-        # argparse does) or once lookups are frequent enough to repay its import.
+            return [first + i for i in compress(range(len(names)),
+                                                map(want.__contains__, names))]
+        if names is None:
+            self._section_searches += 1
+            data, start = self._data, self._type_start
+            end = start + self.header.type_len
+            pack = struct.Struct(self.endian + "I").pack
+        else:
+            col = self._names_bytes
+            if col is None:
+                col = self._names_bytes = names.tobytes()
+            data, start, end = col, 0, len(col)
+            pack = struct.Struct("=I").pack
+        # re scans ~4x faster than bytes.find, whose skip loop stalls on the many zero
+        # bytes of small numbers; it is loaded in nearly every program (the CLI's console
+        # script imports it) and worth importing for a kernel-sized search.
         rx = sys.modules.get("re")
-        self._col_searches += 1
-        if rx is None and self._col_searches > 4:
+        if rx is None and end - start >= CACHE_MIN_SIZE:
             import re as rx
+        offs = self._offs
+        n = len(offs)
         ids: list[int] = []
         for off in offsets:
             if off > 0xFFFFFFFF:
                 continue
             pat = pack(off)
-            if rx is not None:
-                ids += [first + (i >> 2) for i in
-                        (m.start() for m in rx.finditer(rx.escape(pat), col)) if not i & 3]
+            hits = self._aligned_hits(data, pat, start, end, rx)
+            if names is not None:
+                ids += [first + (i >> 2) for i in hits]
                 continue
-            i = col.find(pat)
-            while i >= 0:
-                if not i & 3:
-                    ids.append(first + (i >> 2))
-                i = col.find(pat, i + 1)
+            for i in hits:
+                w = i >> 2
+                k = bisect_left(offs, w)
+                if k < n and offs[k] == w:
+                    ids.append(first + k)
         if len(offsets) > 1:
             ids.sort()
         return ids
+
+    @staticmethod
+    def _aligned_hits(data: bytes, pat: bytes, start: int, end: int, rx: Any) -> list[int]:
+        """Offsets (relative to ``start``, multiples of 4) where the 4 bytes ``pat`` occur
+        in ``data[start:end]``, overlapping occurrences included."""
+        out: list[int] = []
+        if rx is not None:
+            for m in rx.compile(rx.escape(pat)).finditer(data, start, end):
+                i = m.start() - start
+                if not i & 3:
+                    out.append(i)
+                    continue
+                # a non-overlapping search resumes after this unaligned hit, so check the
+                # one aligned position it overlaps
+                j = (i | 3) + 1
+                if data.startswith(pat, start + j, end):
+                    out.append(j)
+            return out
+        i = data.find(pat, start, end)
+        while i >= 0:
+            if not (i - start) & 3:
+                out.append(i - start)
+            i = data.find(pat, i + 1, end)
+        return out
 
     def _filter_kind(self, ids: list[int], kind: int | None) -> list[int]:
         if kind is None:

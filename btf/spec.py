@@ -428,14 +428,13 @@ class Spec:
         that claims more trailing data than the section holds ends the walk at once.
         """
         words = self._w
-        n = len(words)
         offs = array("I")
         add = offs.append
         memo: dict[int, int] = {}
         get = memo.get
         pos = 0
         try:
-            while pos < n:
+            while True:  # ends with IndexError past the last word (saves a compare per type)
                 info = words[pos + 1]
                 step = get(info)
                 if step is None:
@@ -455,7 +454,6 @@ class Spec:
         in the type section itself (see :meth:`_ids_with_name_offs`).
         """
         words = self._w
-        n = len(words)
         offs = array("I")
         add = offs.append
         names = array("I")
@@ -464,7 +462,7 @@ class Spec:
         get = memo.get
         pos = 0
         try:
-            while pos < n:
+            while True:  # ends with IndexError past the last word (saves a compare per type)
                 info = words[pos + 1]
                 step = get(info)
                 if step is None:

@@ -604,12 +604,16 @@ class Spec:
 
     def header_words(self, type_id: int) -> tuple[int, int, int]:
         """``(name_off, info, size_or_type)`` of ``type_id`` without decoding it."""
-        if type_id < self.first_id:
+        idx = type_id - self.first_id
+        if idx < 0:
             if type_id == 0:
                 return (0, 0, 0)
             if self.base is not None and type_id > 0:
                 return self.base.header_words(type_id)
-        pos = self._offs[self._idx(type_id)]
+        offs = self._offs
+        if idx < 0 or idx >= len(offs):
+            self._idx(type_id)  # raises the out-of-range error
+        pos = offs[idx]
         w = self._w
         try:
             return (w[pos], w[pos + 1], w[pos + 2])

@@ -48,15 +48,26 @@ class ReloKind(IntEnum):
         return self in (ReloKind.ENUMVAL_EXISTS, ReloKind.ENUMVAL_VALUE)
 
 
-_TYPE_KINDS = frozenset(
-    {
-        ReloKind.TYPE_ID_LOCAL,
-        ReloKind.TYPE_ID_TARGET,
-        ReloKind.TYPE_EXISTS,
-        ReloKind.TYPE_SIZE,
-        ReloKind.TYPE_MATCHES,
-    }
-)
+# Plain-int twins of ReloKind for hot paths (IntEnum comparisons cost more than ints).
+FIELD_BYTE_OFFSET = 0
+FIELD_BYTE_SIZE = 1
+FIELD_EXISTS = 2
+FIELD_SIGNED = 3
+FIELD_LSHIFT_U64 = 4
+FIELD_RSHIFT_U64 = 5
+TYPE_ID_LOCAL = 6
+TYPE_ID_TARGET = 7
+TYPE_EXISTS = 8
+TYPE_SIZE = 9
+ENUMVAL_EXISTS = 10
+ENUMVAL_VALUE = 11
+TYPE_MATCHES = 12
+
+#: Field-based, type-based and enum-value-based kinds (core-semantics §3.1).
+FIELD_KINDS = frozenset({0, 1, 2, 3, 4, 5})
+TYPE_KINDS = frozenset({6, 7, 8, 9, 12})
+ENUMVAL_KINDS = frozenset({10, 11})
+_TYPE_KINDS = TYPE_KINDS
 
 KIND_SHORT: dict[int, str] = {
     0: "byte_off",

@@ -12,6 +12,7 @@ from btf.kinds import Kind
 from btf.spec import Spec
 from corepy._record import Record
 
+from ..relo import ENUMVAL_KINDS, FIELD_KINDS, KIND_SHORT, TYPE_KINDS
 from .btfutil import (
     COMPOSITE_KINDS,
     ENUM_KINDS,
@@ -24,26 +25,8 @@ from .errors import E2BIG, EINVAL, CoreError
 #: libbpf's BPF_CORE_SPEC_MAX_LEN: at most this many raw components.
 SPEC_MAX_LEN = 64
 
-FIELD_KINDS = frozenset({0, 1, 2, 3, 4, 5})
-TYPE_KINDS = frozenset({6, 7, 8, 9, 12})
-ENUMVAL_KINDS = frozenset({10, 11})
-
 #: libbpf's short relocation kind names (``core_relo_kind_str``).
-RELO_KIND_STR: dict[int, str] = {
-    0: "byte_off",
-    1: "byte_sz",
-    2: "field_exists",
-    3: "signed",
-    4: "lshift_u64",
-    5: "rshift_u64",
-    6: "local_type_id",
-    7: "target_type_id",
-    8: "type_exists",
-    9: "type_size",
-    10: "enumval_exists",
-    11: "enumval_value",
-    12: "type_matches",
-}
+RELO_KIND_STR = KIND_SHORT
 
 #: libbpf prints specs into a 256-byte buffer.
 SPEC_BUF = 256

@@ -26,7 +26,8 @@ from btf.spec import Spec
 from corepy._record import Frozen
 from corepy.relo import CandidateVerdict, CoreRelo, ReloResult
 
-from .access import FIELD_KINDS, CoreSpec, format_spec, parse_spec, relo_kind_str, truncate_spec
+from ..relo import FIELD_KINDS, TYPE_ID_LOCAL
+from .access import CoreSpec, format_spec, parse_spec, relo_kind_str, truncate_spec
 from .btfutil import kind_str
 from .candidates import Candidate, TargetBTF, candidate_log_line, search_btf
 from .describe import describe
@@ -41,10 +42,6 @@ if TYPE_CHECKING:
     from .candidates import Modules
 
 __all__ = ["Candidate", "CoreCalculator", "CoreOptions", "TargetBTF"]
-
-TYPE_ID_LOCAL = 6
-FIELD_EXISTS = 2
-ENUMVAL_VALUE = 11
 
 #: What the program gets when nothing matched, per kind (ends the reason sentence).
 _POISONED = "so the instruction is poisoned: "

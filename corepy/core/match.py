@@ -21,10 +21,9 @@ from btf.names import essential_name
 from btf.spec import Spec
 from btf.types import Member
 
+from ..relo import ENUMVAL_KINDS, TYPE_KINDS
 from .access import (
-    ENUMVAL_KINDS,
     SPEC_MAX_LEN,
-    TYPE_KINDS,
     Accessor,
     CoreSpec,
     is_flex_arr,

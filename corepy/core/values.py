@@ -16,23 +16,26 @@ from btf.kinds import INT_SIGNED, Kind
 from btf.spec import Spec
 from corepy._record import Record
 
-from .access import ENUMVAL_KINDS, FIELD_KINDS, TYPE_KINDS, CoreSpec, relo_kind_str
+from ..relo import (
+    ENUMVAL_EXISTS,
+    ENUMVAL_KINDS,
+    ENUMVAL_VALUE,
+    FIELD_BYTE_OFFSET,
+    FIELD_BYTE_SIZE,
+    FIELD_EXISTS,
+    FIELD_KINDS,
+    FIELD_LSHIFT_U64,
+    FIELD_RSHIFT_U64,
+    FIELD_SIGNED,
+    TYPE_EXISTS,
+    TYPE_ID_TARGET,
+    TYPE_KINDS,
+    TYPE_MATCHES,
+    TYPE_SIZE,
+)
+from .access import CoreSpec, relo_kind_str
 from .btfutil import ENUM_KINDS, U32, enum_value_u64, resolve_size
 from .errors import E2BIG, EINVAL, EOPNOTSUPP, CoreError
-
-FIELD_BYTE_OFFSET = 0
-FIELD_BYTE_SIZE = 1
-FIELD_EXISTS = 2
-FIELD_SIGNED = 3
-FIELD_LSHIFT_U64 = 4
-FIELD_RSHIFT_U64 = 5
-TYPE_ID_LOCAL = 6
-TYPE_ID_TARGET = 7
-TYPE_EXISTS = 8
-TYPE_SIZE = 9
-ENUMVAL_EXISTS = 10
-ENUMVAL_VALUE = 11
-TYPE_MATCHES = 12
 
 
 class _Poison(Exception):

@@ -1,27 +1,38 @@
-"""Just enough ELF to find BTF: the ELF header and the section header table.
+"""A small ELF reader: header, section table, section bytes, symbol table; and BTF lookup.
 
 A full ELF library (pyelftools) costs ~45-55 ms to import and more to open a 60 MB vmlinux;
 finding three sections by name needs only the header, the section table and the section
-name table, which ``struct`` reads in well under a millisecond. Rules follow libbpf's
-``btf__parse_elf``: ``.BTF`` must be ``SHT_PROGBITS``; ``.BTF.ext`` and ``.BTF.base`` are
-optional; pointer size is 4 for ELFCLASS32 and 8 for ELFCLASS64; the BTF byte order must be
-the ELF's (libbpf would byte-swap silently, but a mismatch means a broken file).
+name table, which ``struct`` reads in well under a millisecond. The reader is generic (both
+classes, both byte orders, extended section numbering) and reports every malformation as a
+:class:`BTFFormatError` naming the file, the offset and the rule; :mod:`corepy.objfile`
+reads BPF objects with it. It imports only ``struct`` and :mod:`btf.types` at start-up.
 
-Beyond libbpf: sections compressed with ``SHF_COMPRESSED`` (zlib or zstd) are decompressed.
+BTF rules follow libbpf's ``btf__parse_elf``: ``.BTF`` must be ``SHT_PROGBITS``;
+``.BTF.ext`` and ``.BTF.base`` are optional; pointer size is 4 for ELFCLASS32 and 8 for
+ELFCLASS64; the BTF byte order must be the ELF's (libbpf would byte-swap silently, but a
+mismatch means a broken file). Beyond libbpf: sections compressed with ``SHF_COMPRESSED``
+(zlib or zstd) are decompressed by :meth:`ElfReader.section_data`.
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 
-from . import compress
 from .errors import BTFFormatError, BTFNotFoundError, BTFSourceError
+from .types import _Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:
+    from .compress import Buffer
 
 ELF_MAGIC = b"\x7fELF"
 
+SHT_NULL = 0
 SHT_PROGBITS = 1
+SHT_SYMTAB = 2
+SHT_STRTAB = 3
 SHT_NOBITS = 8
+SHF_EXECINSTR = 0x4
 SHF_COMPRESSED = 0x800
 SHN_UNDEF = 0
 SHN_LORESERVE = 0xFF00
@@ -34,50 +45,86 @@ BTF_EXT_SECTION = ".BTF.ext"
 BTF_BASE_SECTION = ".BTF.base"
 
 
-@dataclass(frozen=True, slots=True)
-class Section:
-    """One section header (only the fields BTF extraction needs)."""
+class Section(_Record):
+    """One section header; ``offset``/``size`` locate its bytes in the file."""
 
-    index: int
-    name: str
-    type: int
-    flags: int
-    offset: int
-    size: int
+    __slots__ = ("index", "name", "type", "flags", "offset", "size", "link", "info", "entsize")
+
+    def __init__(self, index: int, name: str, type: int, flags: int, offset: int, size: int,
+                 link: int = 0, info: int = 0, entsize: int = 0) -> None:
+        self.index = index
+        self.name = name
+        self.type = type
+        self.flags = flags
+        self.offset = offset
+        self.size = size
+        self.link = link
+        self.info = info
+        self.entsize = entsize
+
+    @property
+    def is_exec(self) -> bool:
+        """Program code: ``SHT_PROGBITS`` with ``SHF_EXECINSTR``."""
+        return self.type == SHT_PROGBITS and bool(self.flags & SHF_EXECINSTR)
 
 
-@dataclass(frozen=True, slots=True)
-class ElfInfo:
+class Symbol(_Record):
+    """One symbol table entry, name resolved; ``type``/``bind`` split from ``st_info``."""
+
+    __slots__ = ("name", "value", "size", "type", "bind", "shndx")
+
+    def __init__(self, name: str, value: int, size: int, type: int, bind: int,
+                 shndx: int) -> None:
+        self.name = name
+        self.value = value
+        self.size = size
+        self.type = type
+        self.bind = bind
+        self.shndx = shndx
+
+
+class ElfInfo(_Record):
     """ELF identity: what decides pointer size and byte order."""
 
-    elf_class: int  # 1 = 32-bit, 2 = 64-bit
-    byteorder: str  # "little" / "big"
-    machine: int
-    type: int
+    __slots__ = ("elf_class", "byteorder", "machine", "type")
+
+    def __init__(self, elf_class: int, byteorder: str, machine: int, type: int) -> None:
+        self.elf_class = elf_class  # 1 = 32-bit, 2 = 64-bit
+        self.byteorder = byteorder  # "little" / "big"
+        self.machine = machine
+        self.type = type
 
     @property
     def ptr_size(self) -> int:
         return 4 if self.elf_class == 1 else 8
 
 
-@dataclass(frozen=True, slots=True)
-class ElfBTF:
+class ElfBTF(_Record):
     """The BTF-related sections of one ELF file, already copied out of it."""
 
-    info: ElfInfo
-    btf: bytes
-    ext: bytes | None
-    base: bytes | None
+    __slots__ = ("info", "btf", "ext", "base")
+
+    def __init__(self, info: ElfInfo, btf: bytes, ext: bytes | None, base: bytes | None
+                 ) -> None:
+        self.info = info
+        self.btf = btf
+        self.ext = ext
+        self.base = base
 
 
-def is_elf(data: compress.Buffer) -> bool:
+def is_elf(data: Buffer) -> bool:
     return data[:4] == ELF_MAGIC
 
 
 class ElfReader:
-    """Section table of an ELF image held in memory (``bytes`` or ``mmap``)."""
+    """Header and section table of an ELF image held in memory (``bytes`` or ``mmap``).
 
-    def __init__(self, data: compress.Buffer, *, source: str | None = None) -> None:
+    The header and every section header are checked when the reader is made; a section's
+    bytes are checked when they are asked for (:meth:`raw_data`, :meth:`section_data`) or by
+    :meth:`check_extents`.
+    """
+
+    def __init__(self, data: Buffer, *, source: str | None = None) -> None:
         self.data = data
         self.source = source
         self.size = len(data)
@@ -90,7 +137,8 @@ class ElfReader:
     def _header(self) -> tuple[ElfInfo, int, int, int, int]:
         head = self.data[:64]
         if len(head) < 16 or head[:4] != ELF_MAGIC:
-            raise BTFSourceError("not an ELF file (no \\x7fELF magic)", source=self.source)
+            raise BTFSourceError("not an ELF file (no \\x7fELF magic at offset 0)",
+                                 source=self.source)
         elf_class, data_enc, version = head[4], head[5], head[6]
         if elf_class not in (1, 2):
             raise self._err(f"unknown ELF class {elf_class} at offset 4 (expected 1 or 2)")
@@ -110,14 +158,14 @@ class ElfReader:
 
     def _sections(self, shoff: int, shentsize: int, shnum: int, shstrndx: int
                   ) -> list[Section]:
-        if shoff == 0:
-            raise BTFNotFoundError("ELF file has no section header table, so no .BTF section",
-                                   source=self.source)
+        if shoff == 0:  # no section header table (allowed: e.g. a core dump)
+            return []
         is64 = self.info.elf_class == 2
         fmt = self._e + ("IIQQQQIIQQ" if is64 else "IIIIIIIIII")
         want = struct.calcsize(fmt)
         if shentsize < want:
-            raise self._err(f"e_shentsize {shentsize} is smaller than {want}")
+            raise self._err(f"e_shentsize {shentsize} at offset {58 if is64 else 46} is "
+                            f"smaller than {want}")
 
         def raw(i: int) -> tuple[int, ...]:
             pos = shoff + i * shentsize
@@ -126,7 +174,7 @@ class ElfReader:
                     f"section header {i} at offset {pos} runs past the end of the file "
                     f"({self.size} bytes): truncated?"
                 )
-            return struct.unpack(fmt, self.data[pos : pos + want])
+            return struct.unpack_from(fmt, self.data, pos)
 
         if shnum == 0 or shstrndx == SHN_XINDEX:  # extended numbering lives in section 0
             first = raw(0)
@@ -134,7 +182,8 @@ class ElfReader:
             if shstrndx == SHN_XINDEX:
                 shstrndx = first[6]
         if shnum * shentsize > self.size:
-            raise self._err(f"{shnum} section headers cannot fit in {self.size} bytes")
+            raise self._err(f"{shnum} section headers at offset {shoff} cannot fit in "
+                            f"{self.size} bytes")
         rows = [raw(i) for i in range(shnum)]
         if not 0 < shstrndx < shnum:
             raise self._err(f"section name table index {shstrndx} is out of range ({shnum})")
@@ -146,52 +195,75 @@ class ElfReader:
             )
         names = self.data[str_off : str_off + str_size]
         out = []
-        for i, (name_off, stype, flags, _addr, off, size, *_rest) in enumerate(rows):
+        for i, (name_off, stype, flags, _addr, off, size, link, info, _align, entsize
+                ) in enumerate(rows):
             end = names.find(b"\0", name_off)
             if name_off >= len(names) or end < 0:
                 raise self._err(f"section {i} name offset {name_off} is outside the name table")
             name = names[name_off:end].decode("utf-8", "replace")
-            out.append(Section(i, name, stype, flags, off, size))
+            out.append(Section(i, name, stype, flags, off, size, link, info, entsize))
         return out
 
     def section(self, name: str) -> Section | None:
-        """The first section called ``name``, or None."""
+        """The first section called ``name``, or None (section 0 is never a real one)."""
         for sec in self.sections:
-            if sec.name == name:
+            if sec.name == name and sec.index:
                 return sec
         return None
 
-    def section_data(self, sec: Section, *, max_size: int = compress.DEFAULT_MAX_SIZE
-                     ) -> bytes:
-        """A copy of the section's bytes (decompressed if ``SHF_COMPRESSED``)."""
-        if sec.type == SHT_NOBITS:
-            raise self._err(f"section {sec.name} is SHT_NOBITS and has no data in the file")
+    def _check_extent(self, sec: Section) -> None:
         if sec.offset + sec.size > self.size:
             raise self._err(
                 f"section {sec.name} [{sec.offset}, {sec.offset + sec.size}) runs past the end "
                 f"of the file ({self.size} bytes): truncated?"
             )
-        data = self.data[sec.offset : sec.offset + sec.size]
+
+    def check_extents(self) -> None:
+        """Check that the bytes of every section (but ``SHT_NOBITS`` ones) are in the file."""
+        for sec in self.sections:
+            if sec.index and sec.type != SHT_NOBITS:
+                self._check_extent(sec)
+
+    def raw_data(self, sec: Section) -> bytes:
+        """A copy of the section's bytes as stored (compressed or not; empty for NOBITS)."""
+        if sec.type == SHT_NOBITS:
+            return b""
+        self._check_extent(sec)
+        return self.data[sec.offset : sec.offset + sec.size]
+
+    def section_data(self, sec: Section, *, max_size: int | None = None) -> bytes:
+        """A copy of the section's contents (decompressed if ``SHF_COMPRESSED``).
+
+        ``max_size`` caps the decompressed size (default :data:`btf.compress.DEFAULT_MAX_SIZE`).
+        """
+        if sec.type == SHT_NOBITS:
+            raise self._err(f"section {sec.name} is SHT_NOBITS and has no data in the file")
+        data = self.raw_data(sec)
         if sec.flags & SHF_COMPRESSED:
             data = self._uncompress(sec, data, max_size)
         return data
 
-    def _uncompress(self, sec: Section, data: bytes, max_size: int) -> bytes:
+    def _uncompress(self, sec: Section, data: bytes, max_size: int | None) -> bytes:
+        from . import compress
+
+        if max_size is None:
+            max_size = compress.DEFAULT_MAX_SIZE
         fmt = self._e + ("IIQQ" if self.info.elf_class == 2 else "III")
         hlen = struct.calcsize(fmt)
         if len(data) < hlen:
             raise self._err(f"compressed section {sec.name} is shorter than its header")
         ch_type, _res_or_size, *rest = struct.unpack_from(fmt, data, 0)
         ch_size = rest[0] if self.info.elf_class == 2 else _res_or_size
-        kinds = {ELFCOMPRESS_ZLIB: "zlib", ELFCOMPRESS_ZSTD: compress.ZSTD}
-        if ch_type not in kinds:
+        if ch_type not in (ELFCOMPRESS_ZLIB, ELFCOMPRESS_ZSTD):
             raise self._err(f"section {sec.name} uses unknown compression type {ch_type}")
         what = f"section {sec.name}"
         if ch_type == ELFCOMPRESS_ZLIB:
             import zlib
 
-            dec = zlib.decompressobj()
-            out = dec.decompress(data[hlen:], max_size + 1)
+            try:
+                out = zlib.decompressobj().decompress(data[hlen:], max_size + 1)
+            except zlib.error as exc:
+                raise self._err(f"{what}: corrupt zlib data ({exc})") from None
             if len(out) > max_size:
                 raise BTFSourceError(f"{what}: decompressed size exceeds the cap of {max_size}",
                                      source=self.source)
@@ -202,6 +274,34 @@ class ElfReader:
             raise self._err(f"{what}: decompressed to {len(out)} bytes, header says {ch_size}")
         return out
 
+    def symbols(self) -> list[Symbol]:
+        """All entries of the (first) ``SHT_SYMTAB`` section, names resolved."""
+        symtab = next((s for s in self.sections if s.type == SHT_SYMTAB), None)
+        if symtab is None:
+            return []
+        is64 = self.info.elf_class == 2
+        fmt = struct.Struct(self._e + ("IBBHQQ" if is64 else "IIIBBH"))
+        if symtab.entsize not in (0, fmt.size):
+            raise self._err(f"symbol table entry size {symtab.entsize} is not {fmt.size}")
+        if symtab.link >= len(self.sections):
+            raise self._err(f"symbol table links to string section {symtab.link}, which "
+                            "does not exist")
+        strs = self.raw_data(self.sections[symtab.link])
+        raw = self.raw_data(symtab)
+        out = []
+        for pos in range(0, len(raw) - len(raw) % fmt.size, fmt.size):
+            if is64:
+                name_off, info, _other, shndx, value, size = fmt.unpack_from(raw, pos)
+            else:
+                name_off, value, size, info, _other, shndx = fmt.unpack_from(raw, pos)
+            if name_off >= len(strs) and name_off:
+                raise self._err(f"symbol at offset {symtab.offset + pos} has name offset "
+                                f"{name_off} outside its string table")
+            end = strs.find(b"\0", name_off)
+            name = strs[name_off : end if end >= 0 else len(strs)].decode("utf-8", "replace")
+            out.append(Symbol(name, value, size, info & 0xF, info >> 4, shndx))
+        return out
+
 
 def _btf_byteorder(data: bytes) -> str | None:
     head = data[:2]
@@ -209,18 +309,22 @@ def _btf_byteorder(data: bytes) -> str | None:
 
 
 def read_btf_sections(
-    data: compress.Buffer,
+    data: Buffer,
     *,
     source: str | None = None,
-    max_size: int = compress.DEFAULT_MAX_SIZE,
+    max_size: int | None = None,
 ) -> ElfBTF:
     """Copy ``.BTF`` (required), ``.BTF.ext`` and ``.BTF.base`` out of an ELF image.
 
     Raises :class:`BTFNotFoundError` without ``.BTF``, :class:`BTFFormatError` for a
     malformed ELF, a ``.BTF`` that is not ``SHT_PROGBITS``, or BTF whose byte order is not
-    the ELF's.
+    the ELF's. ``max_size`` caps each decompressed section (see
+    :meth:`ElfReader.section_data`).
     """
     elf = ElfReader(data, source=source)
+    if not elf.sections:
+        raise BTFNotFoundError("ELF file has no section header table, so no .BTF section",
+                               source=source)
     sec = elf.section(BTF_SECTION)
     if sec is None:
         raise BTFNotFoundError("ELF file has no .BTF section (built without BTF?)",

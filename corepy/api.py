@@ -251,7 +251,7 @@ def run(
     """Apply ``calc`` to every CO-RE record of ``obj`` (the engine without target lookup)."""
     from .patcher import patch_insn
 
-    sections = {s.name: bytearray(obj.elf.section_data(s)) for s in obj.exec_sections}
+    sections = {s.name: bytearray(obj.elf.raw_data(s)) for s in obj.exec_sections}
     fixups: list[Fixup] = []
     for site in obj.sites:
         fix = _one(obj, calc, site, sections, patch_insn)

@@ -295,6 +295,22 @@ def test_compressed_elf_section() -> None:
     assert sources.read_blobs(packed).btf == data
 
 
+def test_corrupt_compressed_elf_section() -> None:
+    data = raw("debian-6.12-cloud-amd64.vxlan")
+    chdr = struct.pack("<IIQQ", 1, 0, len(data), 1)
+    packed = make_elf([(".BTF", 1, elf.SHF_COMPRESSED, chdr + b"\x78\x9c not zlib at all")])
+    with pytest.raises(BTFFormatError, match=r"section \.BTF: corrupt zlib data"):
+        sources.read_blobs(packed)
+
+
+def test_elf_without_section_table() -> None:
+    good = bytearray(btf_elf(raw("debian-6.12-cloud-amd64.tun")))
+    struct.pack_into("<Q", good, 0x28, 0)  # e_shoff = 0: no section header table
+    assert elf.ElfReader(bytes(good)).sections == []
+    with pytest.raises(BTFNotFoundError, match="no section header table"):
+        sources.load(bytes(good))
+
+
 def _bpf_objects() -> list[Path]:
     objs = sorted((CORE / "bpfel").glob("prog__*.o"))[:2] + sorted(
         (CORE / "bpfeb").glob("prog__*.o"))[:2]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -65,6 +66,47 @@ def test_host_object_counts() -> None:
     obj = BPFObject.open(HOST["little"])
     assert len(obj.sites) == 98
     assert {s.function.name for s in obj.sites if s.function} == {"host_reads", "host_direct"}
+
+
+@pytest.mark.parametrize("path", [*ENGINE.values(), *HOST.values()], ids=lambda p: p.name)
+def test_elf_layer_agrees_with_pyelftools(path: Path) -> None:
+    """Sections and symbols as read by btf.elf.ElfReader equal pyelftools' reading."""
+    from elftools.elf import enums
+    from elftools.elf.elffile import ELFFile
+
+    def num(table: dict[str, int], v: str | int) -> int:  # pyelftools gives names
+        return v if isinstance(v, int) else table[v]
+
+    sht = {**enums.ENUM_SH_TYPE_BASE, **enums.ENUM_SH_TYPE_AMD64}
+    with path.open("rb") as f:
+        ref = ELFFile(f)
+        want_secs = [(s.name, num(sht, s["sh_type"]), s["sh_flags"], s["sh_offset"],
+                      s["sh_size"], s["sh_link"], s["sh_info"], s["sh_entsize"])
+                     for s in ref.iter_sections()]
+        symtab = ref.get_section_by_name(".symtab")
+        want_syms = [(s.name, s["st_value"], s["st_size"],
+                      num(enums.ENUM_ST_INFO_TYPE, s["st_info"]["type"]),
+                      num(enums.ENUM_ST_INFO_BIND, s["st_info"]["bind"]),
+                      num(enums.ENUM_ST_SHNDX, s["st_shndx"])) for s in symtab.iter_symbols()]
+    obj = BPFObject.open(path)
+    got_secs = [(s.name, s.type, s.flags, s.offset, s.size, s.link, s.info, s.entsize)
+                for s in obj.elf.sections]
+    assert got_secs == want_secs
+    got_syms = [(s.name, s.value, s.size, s.type, s.bind, s.shndx) for s in obj.elf.symbols()]
+    assert got_syms == want_syms
+    assert len(got_syms) > 10 and sum(s[3] == 2 for s in got_syms) >= 2  # STT_FUNC
+
+
+def test_elf_errors_become_object_format_errors() -> None:
+    data = bytearray(ENGINE["little"].read_bytes())
+    struct.pack_into("<Q", data, 0x28, len(data) + 64)  # e_shoff past the end
+    with pytest.raises(ObjectFormatError, match=r"^x\.o: malformed ELF: .* runs past the end"):
+        BPFObject.from_bytes(bytes(data), "x.o")
+    data = bytearray(ENGINE["little"].read_bytes())
+    data[6] = 9  # EI_VERSION
+    with pytest.raises(ObjectFormatError, match=r"^x\.o: malformed ELF: unknown ELF version 9 "
+                                                r"at offset 6"):
+        BPFObject.from_bytes(bytes(data), "x.o")
 
 
 def _ext_core_record_offset(obj: BPFObject) -> int:

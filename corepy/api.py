@@ -62,9 +62,9 @@ class Fixup(Record):
     None when the calculation itself failed; ``before``/``after``: instruction bytes (16
     for ld_imm64) in the object's order; ``old_value``: value found in the instruction
     (imm / off / imm64) before patching; ``message``: why it was poisoned, skipped or
-    failed, for a person to act on; ``log``: libbpf-style lines (calculation, then
-    patching); ``error``: the exception when ``outcome == "error"`` (not compared, not in
-    ``repr``).
+    failed, for a person to act on; ``log``: libbpf's debug/warning lines for this relocation
+    (without ``libbpf: ``): the calculation's, then the patch step's, up to the failure;
+    ``error``: the exception when ``outcome == "error"`` (not compared, not in ``repr``).
     """
 
     _fields = ("relo", "program", "insn_idx", "outcome", "result", "before", "after",
@@ -283,25 +283,25 @@ def _one(obj: BPFObject, calc: Calculator | None, site: CoreSite,
     assert calc is not None
     pos = relo.insn_off
     before = bytes(sec[pos : pos + 16 if pos + 16 <= func.end else pos + 8])
+    # The log is libbpf's for this relocation: the calculation's lines (candidate search,
+    # spec, candidates; up to its failure), then the patch step's (up to its failure).
     try:
         res = calc.calc(relo, func.name)
     except RelocationError as exc:
         return Fixup(relo, func.name, site.insn_idx, "error", None, before,
-                         message=str(exc), error=exc)
+                     message=str(exc), log=tuple(exc.log), error=exc)
     code = bytearray(sec[func.start : func.end])
     try:
         patch = patch_insn(code, site.insn_idx, res, func.name, obj.byteorder)
     except RelocationError as exc:
         return Fixup(relo, func.name, site.insn_idx, "error", res, before,
-                         message=str(exc), error=exc)
+                     message=str(exc), log=(*res.log, *exc.log), error=exc)
     sec[func.start : func.end] = code
     message = None
     if patch.outcome == "poisoned":
         message = patch.reason or res.reason or _poison_message(res)
-    # the calculation's libbpf-style lines (spec, candidates) first, then the patch step's
-    log = (*getattr(res, "log", ()), *patch.log)
     return Fixup(relo, func.name, site.insn_idx, patch.outcome, res, patch.before, patch.after,
-                 patch.old_value, message, log)
+                 patch.old_value, message, (*res.log, *patch.log))
 
 
 def _poison_message(res: ReloResult) -> str:

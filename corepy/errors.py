@@ -26,6 +26,8 @@ class RelocationError(CorepyError):
 
     ``spec`` is libbpf's spec string of the local access, ``section``/``index`` locate the
     record in ``.BTF.ext`` (``index`` restarts per section, as in libbpf's ``relo #N``).
+    ``log`` holds the lines libbpf logs for this relocation up to and including its failure
+    (without ``libbpf: ``), when the raiser knows them.
     """
 
     def __init__(
@@ -36,12 +38,14 @@ class RelocationError(CorepyError):
         index: int | None = None,
         insn_off: int | None = None,
         spec: str | None = None,
+        log: list[str] | None = None,
     ) -> None:
         self.section = section
         self.index = index
         self.insn_off = insn_off
         self.spec = spec
         self.reason = message
+        self.log: list[str] = [] if log is None else log
         where = ""
         if section is not None:
             where = f"sec '{section}' relo #{index}"

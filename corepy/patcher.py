@@ -72,7 +72,11 @@ def _u64(v: int) -> int:
 
 
 class PatchError(RelocationError):
-    """libbpf would fail the load while patching this instruction."""
+    """libbpf would fail the load while patching this instruction.
+
+    ``log``: libbpf's lines for the failure, its own (if any) and then ``failed to patch
+    insn #N: -errno``.
+    """
 
     def __init__(
         self,
@@ -83,9 +87,10 @@ class PatchError(RelocationError):
         index: int | None = None,
         insn_off: int | None = None,
         spec: str | None = None,
+        log: list[str] | None = None,
     ) -> None:
         # The message already locates the relocation the way libbpf does (prog, relo, insn).
-        super().__init__(message)
+        super().__init__(message, log=log)
         self.section, self.index, self.insn_off, self.spec = section, index, insn_off, spec
         self.errno = errno
 
@@ -106,10 +111,15 @@ def patch_insn(
     pfx = f"prog '{prog_name}': relo #{relo.index}: "
     n = len(code) // I.INSN_SIZE
     pos = idx * I.INSN_SIZE
+    log: list[str] = []  # libbpf's lines so far
 
-    def fail(msg: str, errno: int = EINVAL) -> PatchError:
-        return PatchError(pfx + msg, errno, section=relo.section, index=relo.index,
-                          insn_off=relo.insn_off, spec=res.local_spec)
+    def fail(msg: str | None, errno: int = EINVAL, detail: str | None = None) -> PatchError:
+        """libbpf's line ``msg`` (None: it prints none), then its "failed to patch" line."""
+        failed = f"{pfx}failed to patch insn #{idx}: -{errno}"
+        lines = [failed] if msg is None else [pfx + msg, failed]
+        message = lines[0] + (f" ({detail})" if detail else "")
+        return PatchError(message, errno, section=relo.section, index=relo.index,
+                          insn_off=relo.insn_off, spec=res.local_spec, log=[*log, *lines])
 
     if not 0 <= idx < n:
         raise fail(f"insn #{idx} is outside the program ({n} instructions)")
@@ -122,13 +132,10 @@ def patch_insn(
 
     orig, new = _u64(res.orig_val), _u64(res.new_val)
     cls = ins.cls
-    log: list[str] = []
     if cls in (I.CLASS_ALU, I.CLASS_ALU64):
         if ins.source != I.SRC_K:
-            raise fail(
-                f"failed to patch insn #{idx}: -{EINVAL} (ALU/ALU64 instruction with a "
-                "register source has no immediate to relocate)"
-            )
+            raise fail(None, EINVAL, "ALU/ALU64 instruction with a register source has no "
+                                     "immediate to relocate")
         got = _u64(ins.imm)
         if res.validate and got != orig:
             raise fail(f"unexpected insn #{idx} (ALU/ALU64) value: got {got}, exp {orig} -> {new}")

@@ -1,7 +1,9 @@
 """Differential test against libbpf 1.1 (tests/oracle.py): same instructions, same decisions.
 
 For every object x every target, corepy's final instruction bytes at each CO-RE site and its
-decision (patched / poisoned / error / skipped) must equal what libbpf submitted and logged.
+decision (patched / poisoned / error / skipped) must equal what libbpf submitted and logged,
+and each relocation's ``Fixup.log`` must be libbpf's whole debug log for it, line for line
+(candidate search, spec, candidates, patch or failure lines).
 libbpf stops at its first failing relocation, so when the whole-object run fails each main
 program is also run alone (libbpf_relocate_per_program) to observe every other relocation.
 
@@ -23,8 +25,9 @@ from __future__ import annotations
 
 import lzma
 import os
+import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,6 +122,7 @@ class Tally:
     bytes_compared: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     unobserved: int = 0
+    logs_compared: int = 0
     failures: list[str] = field(default_factory=list)
 
 
@@ -131,6 +135,52 @@ def _target_spec(path: Path) -> Any:
     if path not in _SPECS:
         _SPECS[path] = load_btf(path)
     return _SPECS[path]
+
+
+_SEC_FOUND = re.compile(r"sec '([^']*)': found \d+ CO-RE relocations$")
+_SEC_SKIP = re.compile(r"sec '([^']*)': skipping CO-RE relocation #(\d+) for insn ")
+_RELO_LINE = re.compile(r"prog '[^']*': relo #(\d+): ")
+# printed before the first "relo #N:" line of the relocation they belong to
+_LEADING = re.compile(r"CO-RE relocating \[|prog '[^']*': relo for ")
+# the first line after the CO-RE phase: another "prog 'P': ..." line, or the failure summary
+_OTHER_STAGE = re.compile(r"prog '[^']*': (?!relo )|failed to perform CO-RE relocations")
+
+
+def libbpf_relo_logs(log: Sequence[str]) -> dict[tuple[str, int], list[str]]:
+    """libbpf's CO-RE log cut into each relocation's lines, by (section, relo index).
+
+    A relocation's lines: its candidate search ("CO-RE relocating ..."), every
+    "prog 'P': relo #N: ..." line, and the lines libbpf prints in between (warnings such as
+    "prog 'P': relo 0 at insn #28 can't be satisfied for bitfield"); a skipped record's
+    "skipping" line. The CO-RE phase ends at the first "prog 'P': ..." line that is not
+    about a relocation (subprogram linking) or at "failed to perform CO-RE relocations".
+    """
+    out: dict[tuple[str, int], list[str]] = {}
+    section: str | None = None
+    current: list[str] | None = None
+    pending: list[str] = []
+    for raw in log:
+        line = raw.lstrip(" ").removeprefix("libbpf: ")
+        if m := _SEC_FOUND.match(line):
+            section, current = m[1], None
+        elif section is None:
+            continue
+        elif m := _SEC_SKIP.match(line):
+            out[(m[1], int(m[2]))] = [line]
+            current = None
+        elif _LEADING.match(line):
+            pending.append(line)
+        elif m := _RELO_LINE.match(line):
+            key = (section, int(m[1]))
+            if key not in out:
+                out[key], pending = pending, []
+            current = out[key]
+            current.append(line)
+        elif _OTHER_STAGE.match(line):
+            break
+        elif current is not None:
+            current.append(line)
+    return out
 
 
 def _libbpf_outcomes(oracle: Any, obj: Path, target: Path) -> tuple[Any, dict[Any, Any], list[Any]]:
@@ -172,9 +222,15 @@ def compare_pair(oracle: Any, obj: Path, target: Path, tally: Tally) -> None:
         if fail is None or fail.outcome != "error":
             tally.failures.append(f"{where}: libbpf failed at sec '{whole.error.section}' relo "
                                   f"#{whole.error.relo}, corepy: {fail and fail.outcome}")
+    whole_logs = libbpf_relo_logs(whole.log)
     for f in ours.fixups:
         t = seen.get((f.relo.section, f.relo.index))
         tag = f"{where} sec '{f.relo.section}' relo #{f.relo.index}"
+        lines = whole_logs.get((f.relo.section, f.relo.index))
+        if lines is not None:  # the whole-object run reached it: the same lines, all of them
+            tally.logs_compared += 1
+            if list(f.log) != lines:
+                tally.failures.append(f"{tag}: log {list(f.log)} != libbpf's {lines}")
         if t is None or t.outcome == "unknown":
             tally.unobserved += 1
             continue
@@ -242,6 +298,7 @@ def _run_pairs(oracle: Any, todo: list[tuple[Path, Path]]) -> Tally:
             tally.bytes_compared += sub.bytes_compared
             tally.outcomes.update(sub.outcomes)
             tally.unobserved += sub.unobserved
+            tally.logs_compared += sub.logs_compared
             tally.failures.extend(sub.failures)
     return tally
 
@@ -262,6 +319,7 @@ def test_matches_libbpf(obj_name: str, kernel_tmp: Path) -> None:
     tally = _run_pairs(oracle, todo)
     assert not tally.failures, "\n".join(tally.failures[:40])
     assert tally.compared > 0, f"no relocation of {obj_name} was observed in libbpf's log"
+    assert tally.logs_compared > 0
 
 
 def test_every_outcome_is_exercised(kernel_tmp: Path) -> None:
@@ -273,6 +331,7 @@ def test_every_outcome_is_exercised(kernel_tmp: Path) -> None:
     assert not tally.failures, "\n".join(tally.failures[:40])
     assert tally.outcomes["patched"] > 100 and tally.outcomes["poisoned"] > 5
     assert tally.outcomes["error"] >= 3 and tally.bytes_compared > 100
+    assert tally.logs_compared > 500
 
 
 def _key(fix: Any, spec: Any) -> tuple[str, int, str, str]:

@@ -167,6 +167,22 @@ def test_memsz_unexpected_size() -> None:
                             "got 4, exp 2")
 
 
+def test_failure_log_is_libbpfs() -> None:
+    """What libbpf logs before failing: lines so far, its own line, "failed to patch"."""
+    with pytest.raises(PatchError) as e:
+        patch_insn(code("little", LDXW), 0, res(8, 16, orig_sz=2, new_sz=8), "p", "little")
+    assert e.value.log == [
+        "prog 'p': relo #3: patched insn #0 (LDX/ST/STX) off 8 -> 16",
+        "prog 'p': relo #3: insn #0 (LDX/ST/STX) unexpected mem size: got 4, exp 2",
+        "prog 'p': relo #3: failed to patch insn #0: -22",
+    ]
+    with pytest.raises(PatchError) as e:
+        patch_insn(code("little", ADDX), 0, res(0, 8), "p", "little")
+    # libbpf prints no line of its own for a register-source ALU instruction
+    assert e.value.log == ["prog 'p': relo #3: failed to patch insn #0: -22"]
+    assert str(e.value).startswith("prog 'p': relo #3: failed to patch insn #0: -22 (ALU/ALU64")
+
+
 def test_memsz_invalid_new_size() -> None:
     with pytest.raises(PatchError) as e:
         patch_insn(code("little", LDXW), 0, res(8, 8, orig_sz=4, new_sz=3), "p", "little")

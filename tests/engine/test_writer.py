@@ -116,6 +116,31 @@ def test_error_stops_unless_collecting() -> None:
         rel.to_bytes()
 
 
+def test_fixup_log_is_calculation_then_patch() -> None:
+    """Fixup.log: the calculator's lines (up to its failure), then the patcher's."""
+    obj = BPFObject.open(ENGINE["little"])
+
+    def rule(r: CoreRelo, v: int) -> ReloResult:
+        pfx = f"prog 'x': relo #{r.index}: "
+        if r.section == "raw_tp/sys_exit" and r.index == 1:
+            raise RelocationError(f"{pfx}boom", section=r.section, index=r.index,
+                                  log=[f"{pfx}<spec>", f"{pfx}failed to relocate: -22"])
+        return ReloResult(r, "[1] x", v + (r.index == 2), v, log=[f"{pfx}<spec>"])
+
+    rel = run(obj, ScriptedCalc(obj, rule), collect_errors=True)
+    by = {(f.relo.section, f.relo.index): f for f in rel.fixups}
+    calc_failed = by[("raw_tp/sys_exit", 1)]
+    assert calc_failed.log == ("prog 'x': relo #1: <spec>",
+                               "prog 'x': relo #1: failed to relocate: -22")
+    patch_failed, ok = by[("raw_tp/sys_enter", 2)], by[("raw_tp/sys_enter", 0)]
+    assert patch_failed.outcome == "error" and patch_failed.log[0] == "prog 'x': relo #2: <spec>"
+    assert patch_failed.log[1:] == (  # the patcher's lines, under the program's real name
+        "prog 'prog_alu': relo #2: unexpected insn #15 (ALU/ALU64) value: got 1, exp 2 -> 1",
+        "prog 'prog_alu': relo #2: failed to patch insn #15: -22")
+    assert ok.log == ("prog 'x': relo #0: <spec>",
+                      "prog 'prog_alu': relo #0: patched insn #2 (ALU/ALU64) imm 8 -> 8")
+
+
 def test_poisoned_allowed_unless_strict(tmp_path: Path) -> None:
     obj = BPFObject.open(ENGINE["little"])
 

@@ -61,8 +61,9 @@ class Fixup(Record):
     ``insn #N``), within the section when skipped; ``result``: the calculation's result,
     None when the calculation itself failed; ``before``/``after``: instruction bytes (16
     for ld_imm64) in the object's order; ``old_value``: value found in the instruction
-    (imm / off / imm64) before patching; ``message``: why it was poisoned, skipped or
-    failed, for a person to act on; ``log``: libbpf's debug/warning lines for this relocation
+    (imm / off / imm64) before patching; ``message``: why it was poisoned or skipped, for
+    a person to act on, or libbpf's error line (``error.reason``; ``error_line`` adds the
+    location); ``log``: libbpf's debug/warning lines for this relocation
     (without ``libbpf: ``): the calculation's, then the patch step's, up to the failure;
     ``error``: the exception when ``outcome == "error"`` (not compared, not in ``repr``).
     """
@@ -101,6 +102,11 @@ class Fixup(Record):
     def insn(self) -> bytes:
         """Final instruction bytes (unchanged bytes when the relocation failed)."""
         return self.after or self.before
+
+    @property
+    def error_line(self) -> str:
+        """The one-line error (the CLI's): ``str(error)``, libbpf's line and its location."""
+        return str(self.error) if self.error is not None else self.message or ""
 
 
 class Relocation(Record):
@@ -175,11 +181,8 @@ class Relocation(Record):
     def _check(self, strict: bool) -> None:
         errs = self.errors
         if errs:
-            first = errs[0]
             raise RelocationError(
-                f"{len(errs)} CO-RE relocation(s) failed; first: {first.message}",
-                section=None,
-            )
+                f"{len(errs)} CO-RE relocation(s) failed; first: {errs[0].error_line}")
         if strict and self.poisoned:
             p = self.poisoned[0]
             raise RelocationError(
@@ -289,13 +292,13 @@ def _one(obj: BPFObject, calc: Calculator | None, site: CoreSite,
         res = calc.calc(relo, func.name)
     except RelocationError as exc:
         return Fixup(relo, func.name, site.insn_idx, "error", None, before,
-                     message=str(exc), log=tuple(exc.log), error=exc)
+                     message=exc.reason, log=tuple(exc.log), error=exc)
     code = bytearray(sec[func.start : func.end])
     try:
         patch = patch_insn(code, site.insn_idx, res, func.name, obj.byteorder)
     except RelocationError as exc:
         return Fixup(relo, func.name, site.insn_idx, "error", res, before,
-                     message=str(exc), log=(*res.log, *exc.log), error=exc)
+                     message=exc.reason, log=(*res.log, *exc.log), error=exc)
     sec[func.start : func.end] = code
     message = None
     if patch.outcome == "poisoned":

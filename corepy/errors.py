@@ -24,10 +24,16 @@ class TargetError(CorepyError):
 class RelocationError(CorepyError):
     """libbpf would fail this relocation (ambiguity, bitfield too wide, bad instruction, ...).
 
-    ``spec`` is libbpf's spec string of the local access, ``section``/``index`` locate the
-    record in ``.BTF.ext`` (``index`` restarts per section, as in libbpf's ``relo #N``).
-    ``log`` holds the lines libbpf logs for this relocation up to and including its failure
-    (without ``libbpf: ``), when the raiser knows them.
+    ``reason`` is the message as given: libbpf's line, which names the relocation the way
+    libbpf does (``prog 'p': relo #3: ...``), plus any explanation. ``spec`` is libbpf's spec
+    string of the local access, ``section``/``index``/``insn_off`` locate the record in
+    ``.BTF.ext`` (``index`` restarts per section, as in libbpf's ``relo #N``). ``log`` holds
+    the lines libbpf logs for this relocation up to and including its failure (without
+    ``libbpf: ``), when the raiser knows them.
+
+    ``str()`` is one line: the reason, then what it does not already say of the location,
+    e.g. ``prog 'p': relo #3: field offset ambiguity: 32 != 0 (...); sec 'raw_tp/x',
+    insn_off 200`` (``relo #N`` is added only when the reason lacks it).
     """
 
     def __init__(
@@ -46,10 +52,11 @@ class RelocationError(CorepyError):
         self.spec = spec
         self.reason = message
         self.log: list[str] = [] if log is None else log
-        where = ""
+        where = []
         if section is not None:
-            where = f"sec '{section}' relo #{index}"
-            if insn_off is not None:
-                where += f" (insn_off {insn_off})"
-            where += ": "
-        super().__init__(where + message)
+            where.append(f"sec '{section}'")
+        if index is not None and f"relo #{index}:" not in message:
+            where.append(f"relo #{index}")
+        if insn_off is not None:
+            where.append(f"insn_off {insn_off}")
+        super().__init__(f"{message}; {', '.join(where)}" if where else message)

@@ -89,9 +89,8 @@ class PatchError(RelocationError):
         spec: str | None = None,
         log: list[str] | None = None,
     ) -> None:
-        # The message already locates the relocation the way libbpf does (prog, relo, insn).
-        super().__init__(message, log=log)
-        self.section, self.index, self.insn_off, self.spec = section, index, insn_off, spec
+        super().__init__(message, section=section, index=index, insn_off=insn_off, spec=spec,
+                         log=log)
         self.errno = errno
 
 

@@ -99,7 +99,7 @@ def print_problems(rel: Relocation) -> None:
             print(f"corepy: warning: prog '{f.program}' insn #{f.insn_idx} poisoned: "
                   f"{f.message}", file=sys.stderr)
         elif f.outcome == "error":
-            print(f"corepy: error: {f.message}", file=sys.stderr)
+            print(f"corepy: error: {f.error_line}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from corepy.errors import RelocationError
 from corepy.objfile import BPFObject
 from corepy.relo import CoreRelo, ReloResult
 
-from .conftest import DATA, ENGINE, ENGINE_TARGET
+from .conftest import DATA, ENGINE, ENGINE_TARGET, ROOT, needs_calc
 
 Rule = Callable[[CoreRelo], ReloResult]
 
@@ -110,6 +110,44 @@ def test_relocate_error_exit_1_nothing_written(tmp_path: Path, monkeypatch: pyte
     doc = json.loads(rep.read_text())
     bad = [r for r in doc["relocations"] if r["result"] == "error"]
     assert len(bad) == 1 and bad[0]["action"].startswith("the target has several")
+
+
+def test_relocate_error_line_names_the_location_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    def fail(r: CoreRelo) -> ReloResult:
+        if r.section == "raw_tp/sys_exit" and r.index == 2:
+            raise RelocationError("prog 'prog_ldimm64': relo #2: relocation decision ambiguity: "
+                                  "success 1 != success 4", section=r.section, index=r.index,
+                                  insn_off=r.insn_off)
+        return _ok(r)
+
+    install_calc(monkeypatch, fail)
+    off = next(s.relo.insn_off for s in BPFObject.open(ENGINE["little"]).sites
+               if (s.relo.section, s.relo.index) == ("raw_tp/sys_exit", 2))
+    rc = main(["relocate", str(ENGINE["little"]), "-t", str(ENGINE_TARGET["little"]),
+               "-o", str(tmp_path / "o.o")])
+    assert rc == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "corepy: error: prog 'prog_ldimm64': relo #2: relocation decision ambiguity: "
+        f"success 1 != success 4; sec 'raw_tp/sys_exit', insn_off {off}",
+        f"corepy: 1 relocation(s) failed; {tmp_path / 'o.o'} not written",
+    ]
+
+
+@needs_calc
+def test_relocate_real_ambiguity_one_line(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """libbpf refuses prog__flavors.o against its own BTF (three flavors of one struct)."""
+    obj = ROOT / "fixtures" / "core" / "bpfel" / "prog__flavors.o"
+    rc = main(["relocate", str(obj), "-t", str(obj), "-o", str(tmp_path / "o.o")])
+    assert rc == 1 and not (tmp_path / "o.o").exists()
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first == (
+        "corepy: error: prog 'test_flavors': relo #0: field offset ambiguity: 0 != 64 "
+        "(candidates [5] and [15] put the field at different offsets); relocation: "
+        "<byte_off> [5] struct core_reloc_flavors___reversed.a (0:2 @ offset 8); "
+        "sec 'raw_tp/sys_enter', insn_off 0")
 
 
 def test_relocate_json_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

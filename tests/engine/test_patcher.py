@@ -13,6 +13,7 @@ from corepy.patcher import ERANGE, PatchError, patch_insn
 from corepy.relo import CoreRelo, ReloResult
 
 RELO = CoreRelo("sec", 3, 0, 2, "0:1", 0)
+AT = r"; sec 'sec', insn_off 0$"  # how str(PatchError) ends: RELO's location
 
 
 def res(orig: int, new: int, **kw: object) -> ReloResult:
@@ -62,13 +63,13 @@ def test_alu_value_mismatch() -> None:
     buf = code("little", MOV)
     with pytest.raises(PatchError) as e:
         patch_insn(buf, 0, res(9, 24), "p", "little")
-    assert str(e.value) == ("prog 'p': relo #3: unexpected insn #0 (ALU/ALU64) value: "
+    assert e.value.reason == ("prog 'p': relo #3: unexpected insn #0 (ALU/ALU64) value: "
                             "got 8, exp 9 -> 24")
     assert buf == code("little", MOV)  # untouched
 
 
 def test_alu_mismatch_prints_unsigned_64() -> None:
-    with pytest.raises(PatchError, match=r"got 18446744073709551615, exp 9 -> 24$"):
+    with pytest.raises(PatchError, match=r"got 18446744073709551615, exp 9 -> 24" + AT):
         patch_insn(code("little", MOV.with_(imm=-1)), 0, res(9, 24), "p", "little")
 
 
@@ -108,7 +109,7 @@ def test_st_keeps_immediate() -> None:
 def test_mem_value_mismatch() -> None:
     with pytest.raises(PatchError) as e:
         patch_insn(code("little", LDXW), 0, res(4, 16), "p", "little")
-    assert str(e.value) == ("prog 'p': relo #3: unexpected insn #0 (LDX/ST/STX) value: "
+    assert e.value.reason == ("prog 'p': relo #3: unexpected insn #0 (LDX/ST/STX) value: "
                             "got 8, exp 4 -> 16")
 
 
@@ -123,7 +124,7 @@ def test_value_too_big_is_hard_error() -> None:
     patch_insn(bytearray(buf), 0, res(8, 32767), "p", "little")  # the largest allowed
     with pytest.raises(PatchError) as e:
         patch_insn(buf, 0, res(8, 32768), "p", "little")
-    assert str(e.value) == "prog 'p': relo #3: insn #0 (LDX/ST/STX) value too big: 32768"
+    assert e.value.reason == "prog 'p': relo #3: insn #0 (LDX/ST/STX) value too big: 32768"
     assert e.value.errno == ERANGE
 
 
@@ -163,8 +164,16 @@ def test_memsz_keeps_memsx_mode() -> None:
 def test_memsz_unexpected_size() -> None:
     with pytest.raises(PatchError) as e:
         patch_insn(code("little", LDXW), 0, res(8, 8, orig_sz=2, new_sz=8), "p", "little")
-    assert str(e.value) == ("prog 'p': relo #3: insn #0 (LDX/ST/STX) unexpected mem size: "
+    assert e.value.reason == ("prog 'p': relo #3: insn #0 (LDX/ST/STX) unexpected mem size: "
                             "got 4, exp 2")
+
+
+def test_error_line_names_the_location_once() -> None:
+    with pytest.raises(PatchError) as e:
+        patch_insn(code("little", MOV), 0, res(9, 24), "p", "little")
+    assert str(e.value) == ("prog 'p': relo #3: unexpected insn #0 (ALU/ALU64) value: "
+                            "got 8, exp 9 -> 24; sec 'sec', insn_off 0")
+    assert (e.value.section, e.value.index, e.value.insn_off) == ("sec", 3, 0)
 
 
 def test_failure_log_is_libbpfs() -> None:
@@ -180,13 +189,13 @@ def test_failure_log_is_libbpfs() -> None:
         patch_insn(code("little", ADDX), 0, res(0, 8), "p", "little")
     # libbpf prints no line of its own for a register-source ALU instruction
     assert e.value.log == ["prog 'p': relo #3: failed to patch insn #0: -22"]
-    assert str(e.value).startswith("prog 'p': relo #3: failed to patch insn #0: -22 (ALU/ALU64")
+    assert e.value.reason.startswith("prog 'p': relo #3: failed to patch insn #0: -22 (ALU/ALU64")
 
 
 def test_memsz_invalid_new_size() -> None:
     with pytest.raises(PatchError) as e:
         patch_insn(code("little", LDXW), 0, res(8, 8, orig_sz=4, new_sz=3), "p", "little")
-    assert str(e.value) == "prog 'p': relo #3: insn #0 (LDX/ST/STX) invalid new mem size: 3"
+    assert e.value.reason == "prog 'p': relo #3: insn #0 (LDX/ST/STX) invalid new mem size: 3"
 
 
 def test_ldimm64(byteorder: I.ByteOrder) -> None:
@@ -205,7 +214,7 @@ def test_ldimm64_validates_unsigned_64() -> None:
     buf = code("little", lo, hi)
     patch_insn(buf, 0, res(-1, 3), "p", "little")
     assert (at(buf, 0, "little").imm, at(buf, 1, "little").imm) == (3, 0)
-    with pytest.raises(PatchError, match=r"\(LDIMM64\) value: got 3, exp 4 -> 5$"):
+    with pytest.raises(PatchError, match=r"\(LDIMM64\) value: got 3, exp 4 -> 5" + AT):
         patch_insn(buf, 0, res(4, 5), "p", "little")
 
 
@@ -220,7 +229,7 @@ def test_ldimm64_validates_unsigned_64() -> None:
 def test_ldimm64_bad_form(first: I.Insn, second: I.Insn) -> None:
     with pytest.raises(PatchError) as e:
         patch_insn(code("little", first, second), 0, res(7, 8), "p", "little")
-    assert str(e.value) == "prog 'p': relo #3: insn #0 (LDIMM64) has unexpected form"
+    assert e.value.reason == "prog 'p': relo #3: insn #0 (LDIMM64) has unexpected form"
 
 
 def test_ldimm64_truncated_at_end() -> None:
@@ -239,12 +248,12 @@ def test_relo_on_second_ldimm64_slot_is_bad_form() -> None:
 def test_jump_unrecognized(insn: I.Insn) -> None:
     with pytest.raises(PatchError) as e:
         patch_insn(code("little", insn), 0, res(8, 9), "p", "little")
-    assert str(e.value) == (f"prog 'p': relo #3: trying to relocate unrecognized insn #0, "
+    assert e.value.reason == (f"prog 'p': relo #3: trying to relocate unrecognized insn #0, "
                             f"code:0x{insn.code:x}, src:0x0, dst:0x1, off:0x2, imm:0x8")
 
 
 def test_unrecognized_prints_raw_bits() -> None:
-    with pytest.raises(PatchError, match=r"off:0xffff, imm:0xfffffff8$"):
+    with pytest.raises(PatchError, match=r"off:0xffff, imm:0xfffffff8" + AT):
         patch_insn(code("little", I.Insn(0x05, 0, 0, -1, -8)), 0, res(0, 1), "p", "little")
 
 

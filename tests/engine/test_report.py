@@ -51,14 +51,19 @@ def test_records(doc: dict[str, Any]) -> None:
         assert (r["action"] is None) == (r["result"] == "patched")
 
 
-@pytest.mark.root
-def test_spec_strings_equal_libbpf_log(doc: dict[str, Any]) -> None:
+@pytest.fixture(scope="module")
+def lib() -> Any:
+    """libbpf 1.1's run of the same object and target (tests/oracle.py)."""
     import oracle
 
     reason = oracle.oracle_unavailable_reason()
     if reason:
         pytest.skip(reason)
-    lib = oracle.libbpf_relocate(ENGINE["little"], TARGET)
+    return oracle.libbpf_relocate(ENGINE["little"], TARGET)
+
+
+@pytest.mark.root
+def test_spec_strings_equal_libbpf_log(doc: dict[str, Any], lib: Any) -> None:
     assert lib.ok
     for r in doc["relocations"]:
         t = lib.relocation(r["section"], r["index"])
@@ -86,16 +91,10 @@ def test_text(doc: dict[str, Any]) -> None:
 
 
 @pytest.mark.root
-def test_log_lines_equal_libbpf_debug_log(doc: dict[str, Any]) -> None:
+def test_log_lines_equal_libbpf_debug_log(doc: dict[str, Any], lib: Any) -> None:
     """Each relocation's log is libbpf's whole debug log for it, line for line."""
-    import oracle
-
     from .test_libbpf_diff import libbpf_relo_logs
 
-    reason = oracle.oracle_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    lib = oracle.libbpf_relocate(ENGINE["little"], TARGET)
     theirs = libbpf_relo_logs(lib.log)
     mine = {(r["section"], r["index"]): r["log"] for r in doc["relocations"]}
     assert mine == theirs

@@ -17,10 +17,24 @@ from .errors import (
     BTFSourceError,
     BTFTypeError,
 )
-from .kinds import Kind
+from .kinds import KindNum
 from .names import essential_name
 from .spec import Spec
 from .types import EnumValue, Member, Param, Type, VarSecInfo
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:
+    from ._kind_enum import Kind
+
+
+def __getattr__(name: str) -> object:
+    """``btf.Kind``, the IntEnum, imported on first use (see :mod:`btf.kinds`)."""
+    if name == "Kind":
+        from ._kind_enum import Kind
+
+        return Kind
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BTFError",
@@ -32,6 +46,7 @@ __all__ = [
     "BTFTypeError",
     "EnumValue",
     "Kind",
+    "KindNum",
     "Member",
     "Param",
     "Spec",

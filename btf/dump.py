@@ -25,7 +25,7 @@ from operator import add
 
 from ._layouts import TRAILER_SIZES
 from .errors import BTFError, BTFTypeError
-from .kinds import KIND_MASK, KIND_NAMES, KIND_SHIFT, MAX_KNOWN_KIND, VLEN_MASK, Kind
+from .kinds import KIND_MASK, KIND_NAMES, KIND_SHIFT, MAX_KNOWN_KIND, VLEN_MASK, KindNum
 from .spec import Spec
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
@@ -44,7 +44,7 @@ __all__ = [
 
 #: Kinds accepted by :func:`kind_from_name`: bpftool's spellings, lower-cased.
 KIND_CHOICES: tuple[str, ...] = tuple(
-    KIND_NAMES[k].lower() for k in sorted(KIND_NAMES) if k != Kind.UNKN
+    KIND_NAMES[k].lower() for k in sorted(KIND_NAMES) if k != KindNum.UNKN
 )
 
 _INT_ENC = ["UNKN"] * 16
@@ -83,7 +83,7 @@ def kind_from_name(name: str) -> int:
     """The kind number for a bpftool kind name (any case). Raises ValueError if unknown."""
     up = name.upper()
     for k, n in KIND_NAMES.items():
-        if n == up and k != Kind.UNKN:
+        if n == up and k != KindNum.UNKN:
             return k
     raise ValueError(f"unknown kind {name!r} (valid kinds: {', '.join(KIND_CHOICES)})")
 

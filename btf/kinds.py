@@ -1,12 +1,19 @@
-"""BTF kind numbers and the bit layout of the ``info`` word (UAPI ``linux/btf.h``)."""
+"""BTF kind numbers and the bit layout of the ``info`` word (UAPI ``linux/btf.h``).
+
+The library compares kinds as plain ints (:class:`KindNum`). The public :class:`Kind` (an
+``IntEnum`` with the same names and numbers) is built on first use: importing :mod:`enum`
+costs ~5 ms of a one-shot command's start-up, and nothing on the command paths needs it.
+"""
 
 from __future__ import annotations
 
-from enum import IntEnum
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:
+    from ._kind_enum import Kind  # noqa: F401 - the lazily imported public name
 
 
-class Kind(IntEnum):
-    """The kind of a BTF type, bits 24-30 of its ``info`` word."""
+class KindNum:
+    """Kind numbers as plain ints (what :class:`Kind` holds, without :mod:`enum`)."""
 
     UNKN = 0
     INT = 1
@@ -30,6 +37,15 @@ class Kind(IntEnum):
     ENUM64 = 19
 
 
+def __getattr__(name: str) -> object:
+    """``btf.kinds.Kind``: the IntEnum, imported on first use."""
+    if name == "Kind":
+        from ._kind_enum import Kind
+
+        return Kind
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 #: Highest kind number this package decodes itself; others need a layout section.
 MAX_KNOWN_KIND = 19
 
@@ -47,25 +63,26 @@ INT_BOOL = 1 << 2
 
 #: Kinds whose third header word is a byte size (the others hold a type id).
 SIZED_KINDS = frozenset(
-    {Kind.INT, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.DATASEC, Kind.FLOAT, Kind.ENUM64}
+    {KindNum.INT, KindNum.STRUCT, KindNum.UNION, KindNum.ENUM, KindNum.DATASEC, KindNum.FLOAT,
+     KindNum.ENUM64}
 )
 
 #: Kinds that CO-RE skips when resolving a type (modifiers; TYPE_TAG behaves like one).
-MODIFIER_KINDS = frozenset({Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG})
+MODIFIER_KINDS = frozenset({KindNum.VOLATILE, KindNum.CONST, KindNum.RESTRICT, KindNum.TYPE_TAG})
 
 #: Kinds that reference another type through the third header word.
 REF_KINDS = frozenset(
     {
-        Kind.PTR,
-        Kind.TYPEDEF,
-        Kind.VOLATILE,
-        Kind.CONST,
-        Kind.RESTRICT,
-        Kind.FUNC,
-        Kind.FUNC_PROTO,
-        Kind.VAR,
-        Kind.DECL_TAG,
-        Kind.TYPE_TAG,
+        KindNum.PTR,
+        KindNum.TYPEDEF,
+        KindNum.VOLATILE,
+        KindNum.CONST,
+        KindNum.RESTRICT,
+        KindNum.FUNC,
+        KindNum.FUNC_PROTO,
+        KindNum.VAR,
+        KindNum.DECL_TAG,
+        KindNum.TYPE_TAG,
     }
 )
 

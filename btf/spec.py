@@ -37,7 +37,6 @@ from .kinds import (
     MODIFIER_KINDS,
     SIZED_KINDS,
     VLEN_MASK,
-    Kind,
     kind_name,
 )
 from .names import essential_name
@@ -87,7 +86,7 @@ _CACHE_MAGIC = b"corepy-btf-index"
 _CACHE_VERSION = 1
 _CACHE_HEAD = struct.Struct("=16sIIIIIII")  # magic, version, size, crc, base crc, n, crc*2
 
-# Kind numbers as plain ints for the hot paths (IntEnum attribute access is slower).
+# Kind numbers as plain module-level ints for the hot paths (faster than attribute access).
 _INT, _PTR, _ARRAY, _STRUCT, _UNION, _ENUM, _FWD, _TYPEDEF = 1, 2, 3, 4, 5, 6, 7, 8
 _FUNC, _FUNC_PROTO, _VAR, _DATASEC, _DECL_TAG, _ENUM64 = 12, 13, 14, 15, 17, 19
 #: Kinds whose third word is a type id that must exist (FWD and ARRAY leave it unused).
@@ -893,11 +892,12 @@ class Spec:
                 col = self._names_bytes = names.tobytes()
             data, start, end = col, 0, len(col)
             pack = struct.Struct("=I").pack
-        # re scans ~4x faster than bytes.find, whose skip loop stalls on the many zero
-        # bytes of small numbers; it is loaded in nearly every program (the CLI's console
-        # script imports it) and worth importing for a kernel-sized search.
+        # re scans ~2x faster than bytes.find, whose skip loop stalls on the many zero
+        # bytes of small numbers (kernel type section: ~3 vs ~6 ms a name), but importing
+        # it costs ~10 ms in a fresh interpreter (enum, functools, sre). So: use it when
+        # loaded; import it from the second kernel-sized search on, when more are likely.
         rx = sys.modules.get("re")
-        if rx is None and end - start >= CACHE_MIN_SIZE:
+        if rx is None and end - start >= CACHE_MIN_SIZE and self._section_searches > 1:
             import re as rx
         offs = self._offs
         n = len(offs)
@@ -1104,4 +1104,4 @@ class Spec:
         return nelems * size
 
 
-__all__ = ["Buffer", "Header", "Kind", "Spec", "detect_byteorder"]
+__all__ = ["Buffer", "Header", "Spec", "detect_byteorder"]

@@ -13,7 +13,7 @@ like ``@dataclass(slots=True)`` classes: keyword or positional construction, fie
 
 from __future__ import annotations
 
-from .kinds import INT_BOOL, INT_CHAR, INT_SIGNED, SIZED_KINDS, Kind, kind_name
+from .kinds import INT_BOOL, INT_CHAR, INT_SIGNED, SIZED_KINDS, KindNum, kind_name
 
 
 class _Record:
@@ -190,28 +190,28 @@ class Type(_Record):
 
     @property
     def is_signed_int(self) -> bool:
-        return self.kind == Kind.INT and bool(self.encoding & INT_SIGNED)
+        return self.kind == KindNum.INT and bool(self.encoding & INT_SIGNED)
 
     @property
     def is_char(self) -> bool:
-        return self.kind == Kind.INT and bool(self.encoding & INT_CHAR)
+        return self.kind == KindNum.INT and bool(self.encoding & INT_CHAR)
 
     @property
     def is_bool(self) -> bool:
-        return self.kind == Kind.INT and bool(self.encoding & INT_BOOL)
+        return self.kind == KindNum.INT and bool(self.encoding & INT_BOOL)
 
     @property
     def is_composite(self) -> bool:
-        return self.kind in (Kind.STRUCT, Kind.UNION)
+        return self.kind in (KindNum.STRUCT, KindNum.UNION)
 
     @property
     def is_enum(self) -> bool:
-        return self.kind in (Kind.ENUM, Kind.ENUM64)
+        return self.kind in (KindNum.ENUM, KindNum.ENUM64)
 
     @property
     def is_fwd_union(self) -> bool:
         """For FWD: True when it forward-declares a union (kind_flag 1), else a struct."""
-        return self.kind == Kind.FWD and self.kind_flag
+        return self.kind == KindNum.FWD and self.kind_flag
 
     @property
     def is_varargs(self) -> bool:
@@ -220,4 +220,4 @@ class Type(_Record):
 
 
 #: The implicit type 0.
-VOID = Type(id=0, kind=Kind.UNKN, name="", name_off=0, info=0, size_type=0)
+VOID = Type(id=0, kind=KindNum.UNKN, name="", name_off=0, info=0, size_type=0)

@@ -8,7 +8,7 @@ indices) and the accumulated bit offset. The same class holds target specs built
 
 from __future__ import annotations
 
-from btf.kinds import Kind
+from btf.kinds import KindNum
 from btf.spec import Spec
 from corepy._record import Record
 
@@ -201,7 +201,7 @@ def parse_spec(
                     raise CoreError(EINVAL, detail=f"member {idx} of [{tid}] has an empty name")
                 spec.acc.append(Accessor(tid, idx, m.name))
             tid = m.type
-        elif k == Kind.ARRAY:
+        elif k == KindNum.ARRAY:
             elem = btf.skip_mods_and_typedefs(t.elem_type)
             if not is_flex_arr(btf, spec.acc[-1], t.nelems) and idx >= t.nelems:
                 raise CoreError(
@@ -247,7 +247,7 @@ def format_spec(spec: CoreSpec, with_kind: bool = False) -> str:
         # that there is one; we print nothing instead of reading past the end.
         if t.kind in ENUM_KINDS and 0 <= idx < t.vlen:
             e = t.values[idx]
-            if t.kind == Kind.ENUM:
+            if t.kind == KindNum.ENUM:
                 v = e.value & U32
                 if t.kind_flag and v & 0x80000000:
                     v -= 1 << 32

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from weakref import WeakKeyDictionary
 
-from btf.kinds import Kind
+from btf.kinds import KindNum
 from btf.spec import Spec
 from btf.types import Type
 
@@ -39,14 +39,15 @@ KIND_STR: dict[int, str] = {
     19: "enum64",
 }
 
-ENUM_KINDS = frozenset({Kind.ENUM, Kind.ENUM64})
-COMPOSITE_KINDS = frozenset({Kind.STRUCT, Kind.UNION})
+ENUM_KINDS = frozenset({KindNum.ENUM, KindNum.ENUM64})
+COMPOSITE_KINDS = frozenset({KindNum.STRUCT, KindNum.UNION})
 _SIZED = frozenset(
-    {Kind.INT, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.DATASEC, Kind.FLOAT}
+    {KindNum.INT, KindNum.STRUCT, KindNum.UNION, KindNum.ENUM, KindNum.ENUM64, KindNum.DATASEC,
+     KindNum.FLOAT}
 )
 _FOLLOW = frozenset(
-    {Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.VAR, Kind.DECL_TAG,
-     Kind.TYPE_TAG}
+    {KindNum.TYPEDEF, KindNum.VOLATILE, KindNum.CONST, KindNum.RESTRICT, KindNum.VAR,
+     KindNum.DECL_TAG, KindNum.TYPE_TAG}
 )
 #: libbpf's MAX_RESOLVE_DEPTH.
 MAX_RESOLVE_DEPTH = 32
@@ -105,13 +106,13 @@ def resolve_size(spec: Spec, type_id: int, ptr_size: int) -> int:
         if k in _SIZED:
             size = t.size_type
             break
-        if k == Kind.PTR:
+        if k == KindNum.PTR:
             size = ptr_size
             break
         if k in _FOLLOW:
             tid = t.size_type
             continue
-        if k == Kind.ARRAY:
+        if k == KindNum.ARRAY:
             if nelems and t.nelems > U32 // nelems:
                 raise CoreError(E2BIG, detail=f"size of type [{type_id}] overflows 32 bits")
             nelems *= t.nelems
@@ -128,7 +129,7 @@ def resolve_size(spec: Spec, type_id: int, ptr_size: int) -> int:
 def enum_value_u64(t: Type, idx: int) -> int:
     """Enumerator ``idx`` of ENUM/ENUM64 ``t`` as libbpf's u64 (ENUM values sign-extended)."""
     v = t.values[idx].value
-    if t.kind == Kind.ENUM:
+    if t.kind == KindNum.ENUM:
         v &= U32
         if v & 0x80000000:
             v |= 0xFFFFFFFF00000000

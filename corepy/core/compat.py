@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import namedtuple
 from functools import lru_cache
 
-from btf.kinds import INT_SIGNED, Kind
+from btf.kinds import INT_SIGNED, KindNum
 from btf.names import essential_name
 from btf.spec import Spec
 from btf.types import Type
@@ -119,20 +119,21 @@ class _AreCompat:
             if not kinds_core_compat(lk, tk):
                 return Verdict(False, f"{describe(local, lid)} in the object vs "
                                       f"{describe(targ, tid)} in the target")
-            if lk in (Kind.UNKN, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.FWD, Kind.ENUM64):
+            if lk in (KindNum.UNKN, KindNum.STRUCT, KindNum.UNION, KindNum.ENUM, KindNum.FWD,
+                      KindNum.ENUM64):
                 return _OK
-            if lk == Kind.INT:
+            if lk == KindNum.INT:
                 if lt.bits_offset == 0 and tt.bits_offset == 0:
                     return _OK
                 return Verdict(False, "integer with a non-zero bit offset (legacy bitfield "
                                       "encoding) is never compatible")
-            if lk == Kind.PTR:
+            if lk == KindNum.PTR:
                 lid, tid = lt.size_type, tt.size_type
                 continue
-            if lk == Kind.ARRAY:
+            if lk == KindNum.ARRAY:
                 lid, tid = lt.elem_type, tt.elem_type
                 continue
-            if lk == Kind.FUNC_PROTO:
+            if lk == KindNum.FUNC_PROTO:
                 if lt.vlen != tt.vlen:
                     return Verdict(False, f"function prototypes take {lt.vlen} parameters in "
                                           f"the object but {tt.vlen} in the target")
@@ -179,20 +180,20 @@ def fields_are_compat(local: Spec, local_id: int, targ: Spec, targ_id: int) -> V
         if not kinds_core_compat(lk, tk):
             return Verdict(False, f"{describe(local, lid0)} in the object but "
                                   f"{describe(targ, tid0)} in the target")
-        if lk in (Kind.PTR, Kind.FLOAT):
+        if lk in (KindNum.PTR, KindNum.FLOAT):
             return _OK
-        if lk in (Kind.FWD, Kind.ENUM, Kind.ENUM64):
+        if lk in (KindNum.FWD, KindNum.ENUM, KindNum.ENUM64):
             ln, tn = essential_name(lt.name), essential_name(tt.name)
             if not ln or not tn or ln == tn:
                 return _OK
             return Verdict(False, f"{describe(local, lid)} in the object but "
                                   f"{describe(targ, tid)} in the target")
-        if lk == Kind.INT:
+        if lk == KindNum.INT:
             if lt.bits_offset == 0 and tt.bits_offset == 0:
                 return _OK
             return Verdict(False, "integer with a non-zero bit offset (legacy bitfield "
                                   "encoding) is never compatible")
-        if lk == Kind.ARRAY:
+        if lk == KindNum.ARRAY:
             local_id, targ_id = lt.elem_type, tt.elem_type
             continue
         return Verdict(False, f"{describe(local, lid0)} cannot be relocated as a field "
@@ -262,16 +263,16 @@ class _Matcher:
             lk, tk = lt.kind, tt.kind
             mism = Verdict(False, f"{describe(local, lid)} in the object but "
                                   f"{describe(targ, tid)} in the target")
-            if lk == Kind.UNKN:
-                return _OK if tk == Kind.UNKN else mism
-            if lk == Kind.FWD:
+            if lk == KindNum.UNKN:
+                return _OK if tk == KindNum.UNKN else mism
+            if lk == KindNum.FWD:
                 lf = lt.kind_flag
                 if behind_ptr:
-                    if tk == Kind.FWD:
+                    if tk == KindNum.FWD:
                         return _OK if lf == tt.kind_flag else mism
-                    ok = (tk == Kind.STRUCT and not lf) or (tk == Kind.UNION and lf)
+                    ok = (tk == KindNum.STRUCT and not lf) or (tk == KindNum.UNION and lf)
                     return _OK if ok else mism
-                if tk != Kind.FWD:
+                if tk != KindNum.FWD:
                     return mism
                 return _OK if lf == tt.kind_flag else mism
             if lk in ENUM_KINDS:
@@ -282,13 +283,13 @@ class _Matcher:
                 if behind_ptr:
                     if lk == tk:
                         return _OK
-                    if tk != Kind.FWD:
+                    if tk != KindNum.FWD:
                         return mism
-                    return _OK if (lk == Kind.UNION) == tt.kind_flag else mism
+                    return _OK if (lk == KindNum.UNION) == tt.kind_flag else mism
                 if lk != tk:
                     return mism
                 return self._composites(lt, tt, behind_ptr, level)
-            if lk == Kind.INT:
+            if lk == KindNum.INT:
                 if tk != lk:
                     return mism
                 if lt.size_type == tt.size_type and (lt.encoding & INT_SIGNED) == (
@@ -297,13 +298,13 @@ class _Matcher:
                     return _OK
                 return Verdict(False, f"{_int_word(lt)} in the object but {_int_word(tt)} "
                                       "in the target")
-            if lk == Kind.PTR:
+            if lk == KindNum.PTR:
                 if tk != lk:
                     return mism
                 behind_ptr = True
                 lid, tid = lt.size_type, tt.size_type
                 continue
-            if lk == Kind.ARRAY:
+            if lk == KindNum.ARRAY:
                 if tk != lk:
                     return mism
                 if lt.nelems != tt.nelems:
@@ -312,7 +313,7 @@ class _Matcher:
                                           "(different number of elements)")
                 lid, tid = lt.elem_type, tt.elem_type
                 continue
-            if lk == Kind.FUNC_PROTO:
+            if lk == KindNum.FUNC_PROTO:
                 if tk != lk:
                     return mism
                 if lt.vlen != tt.vlen:

@@ -7,12 +7,13 @@ prints as ``...`` instead of recursing.
 from __future__ import annotations
 
 from btf.errors import BTFError
-from btf.kinds import Kind
+from btf.kinds import KindNum
 from btf.spec import Spec
 
 _MAX_DEPTH = 8
 
-_QUAL: dict[int, str] = {Kind.CONST: "const", Kind.VOLATILE: "volatile", Kind.RESTRICT: "restrict"}
+_QUAL: dict[int, str] = {KindNum.CONST: "const", KindNum.VOLATILE: "volatile",
+                         KindNum.RESTRICT: "restrict"}
 
 
 def describe(spec: Spec, type_id: int, depth: int = 0) -> str:
@@ -25,30 +26,30 @@ def describe(spec: Spec, type_id: int, depth: int = 0) -> str:
         return f"<bad type [{type_id}]>"
     k = t.kind
     name = t.name
-    if k == Kind.UNKN:
+    if k == KindNum.UNKN:
         return "void"
-    if k in (Kind.INT, Kind.FLOAT, Kind.TYPEDEF):
-        return name or f"<anon {'typedef' if k == Kind.TYPEDEF else 'int'}>"
-    if k in (Kind.STRUCT, Kind.UNION):
-        return f"{'struct' if k == Kind.STRUCT else 'union'} {name or '<anon>'}"
-    if k in (Kind.ENUM, Kind.ENUM64):
+    if k in (KindNum.INT, KindNum.FLOAT, KindNum.TYPEDEF):
+        return name or f"<anon {'typedef' if k == KindNum.TYPEDEF else 'int'}>"
+    if k in (KindNum.STRUCT, KindNum.UNION):
+        return f"{'struct' if k == KindNum.STRUCT else 'union'} {name or '<anon>'}"
+    if k in (KindNum.ENUM, KindNum.ENUM64):
         return f"enum {name or '<anon>'}"
-    if k == Kind.FWD:
+    if k == KindNum.FWD:
         return f"{'union' if t.kind_flag else 'struct'} {name or '<anon>'} (declaration only)"
     if k in _QUAL:
         return f"{_QUAL[k]} {describe(spec, t.size_type, depth + 1)}"
-    if k == Kind.TYPE_TAG:
+    if k == KindNum.TYPE_TAG:
         return describe(spec, t.size_type, depth + 1)
-    if k == Kind.PTR:
+    if k == KindNum.PTR:
         inner = spec.kind(t.size_type) if _valid(spec, t.size_type) else -1
-        if inner == Kind.FUNC_PROTO:
+        if inner == KindNum.FUNC_PROTO:
             return "function pointer"
         return f"{describe(spec, t.size_type, depth + 1)} *"
-    if k == Kind.ARRAY:
+    if k == KindNum.ARRAY:
         return f"{describe(spec, t.elem_type, depth + 1)}[{t.nelems}]"
-    if k == Kind.FUNC_PROTO:
+    if k == KindNum.FUNC_PROTO:
         return "function prototype"
-    if k == Kind.FUNC:
+    if k == KindNum.FUNC:
         return f"function {name}"
     return f"{t.kind_name.lower()} {name}".rstrip()
 
@@ -64,9 +65,10 @@ def kind_word(spec: Spec, type_id: int) -> str:
     except BTFError:
         return "an invalid type"
     words: dict[int, str] = {
-        Kind.UNKN: "void", Kind.INT: "an integer", Kind.PTR: "a pointer", Kind.ARRAY: "an array",
-        Kind.STRUCT: "a struct", Kind.UNION: "a union", Kind.ENUM: "an enum",
-        Kind.ENUM64: "an enum", Kind.FWD: "a forward declaration",
-        Kind.FUNC_PROTO: "a function prototype", Kind.FLOAT: "a floating-point type",
+        KindNum.UNKN: "void", KindNum.INT: "an integer", KindNum.PTR: "a pointer",
+        KindNum.ARRAY: "an array",
+        KindNum.STRUCT: "a struct", KindNum.UNION: "a union", KindNum.ENUM: "an enum",
+        KindNum.ENUM64: "an enum", KindNum.FWD: "a forward declaration",
+        KindNum.FUNC_PROTO: "a function prototype", KindNum.FLOAT: "a floating-point type",
     }
     return words.get(k, f"kind {k}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import namedtuple
 from weakref import WeakKeyDictionary
 
-from btf.kinds import Kind
+from btf.kinds import KindNum
 from btf.names import essential_name
 from btf.spec import Spec
 from btf.types import Member
@@ -197,7 +197,7 @@ class _FieldMatcher:
             if i > 0:
                 t = tbtf.type(tid)
                 where = local_path(local, i)
-                if t.kind != Kind.ARRAY:
+                if t.kind != KindNum.ARRAY:
                     self.reason = (f"'{where}' is {describe(tbtf, tid)} in the target, "
                                    "not an array")
                     return 0

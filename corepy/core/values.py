@@ -12,7 +12,7 @@ little-endian object relocated on a little-endian host both are the same.
 
 from __future__ import annotations
 
-from btf.kinds import INT_SIGNED, Kind
+from btf.kinds import INT_SIGNED, KindNum
 from btf.spec import Spec
 from corepy._record import Record
 
@@ -87,7 +87,7 @@ def _innermost_elem(btf: Spec, type_id: int) -> int:
     tid = btf.skip_mods_and_typedefs(type_id)
     for _ in range(1024):
         t = btf.type(tid)
-        if t.kind != Kind.ARRAY:
+        if t.kind != KindNum.ARRAY:
             return tid
         tid = btf.skip_mods_and_typedefs(t.elem_type)
     raise CoreError(EINVAL, detail=f"type [{type_id}]: array chain too long (cyclic BTF)")
@@ -182,7 +182,7 @@ def calc_field(
         return FieldValue(byte_sz, validate=validate, bitfield=bitfield)
     if kind == FIELD_SIGNED:
         signed = (mt.kind in ENUM_KINDS and mt.kind_flag) or (
-            mt.kind == Kind.INT and bool(mt.encoding & INT_SIGNED)
+            mt.kind == KindNum.INT and bool(mt.encoding & INT_SIGNED)
         )
         return FieldValue(int(signed), validate=True, bitfield=bitfield)
     if kind == FIELD_LSHIFT_U64:
@@ -228,9 +228,9 @@ def memsz_adjust_allowed(local: Spec, orig_type_id: int, targ: Spec, new_type_id
     """May a load/store change size between these remembered types? (pointers, or ints
     neither of which is exactly SIGNED)"""
     ot, nt = local.type(orig_type_id), targ.type(new_type_id)
-    if ot.kind == Kind.PTR and nt.kind == Kind.PTR:
+    if ot.kind == KindNum.PTR and nt.kind == KindNum.PTR:
         return True
-    return (ot.kind == Kind.INT and nt.kind == Kind.INT
+    return (ot.kind == KindNum.INT and nt.kind == KindNum.INT
             and ot.encoding != INT_SIGNED and nt.encoding != INT_SIGNED)
 
 

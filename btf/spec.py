@@ -1036,27 +1036,22 @@ class Spec:
     # ------------------------------------------------------------------ helpers for CO-RE
     def skip_mods(self, type_id: int) -> int:
         """Follow const/volatile/restrict/type_tag links."""
-        start = type_id
-        for _ in range(MAX_CHAIN):
-            _no, info, st = self.header_words(type_id)
-            if (info >> 24) & 0x7F not in _MODS:
-                return type_id
-            type_id = st
-        raise BTFReferenceCycleError(
-            f"type [{start}]: modifier chain longer than {MAX_CHAIN} links (a cycle?)",
-            source=self.source,
-        )
+        return self._follow(type_id, _MODS, "modifier")
 
     def skip_mods_and_typedefs(self, type_id: int) -> int:
         """Follow modifiers and typedefs to the underlying type (libbpf's rule)."""
+        return self._follow(type_id, _MODS_TYPEDEF, "typedef/modifier")
+
+    def _follow(self, type_id: int, kinds: frozenset[int], what: str) -> int:
+        """Follow the type word while the type's kind is in ``kinds``, at most MAX_CHAIN."""
         start = type_id
         for _ in range(MAX_CHAIN):
             _no, info, st = self.header_words(type_id)
-            if (info >> 24) & 0x7F not in _MODS_TYPEDEF:
+            if (info >> 24) & 0x7F not in kinds:
                 return type_id
             type_id = st
         raise BTFReferenceCycleError(
-            f"type [{start}]: typedef/modifier chain longer than {MAX_CHAIN} links (a cycle?)",
+            f"type [{start}]: {what} chain longer than {MAX_CHAIN} links (a cycle?)",
             source=self.source,
         )
 

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from . import relo
 from .relo import KIND_SHORT, TYPE_KINDS
 
 
 class ReloKind(IntEnum):
     """A CO-RE relocation kind (libbpf's ``enum bpf_core_relo_kind``)."""
 
-    FIELD_BYTE_OFFSET = 0
-    FIELD_BYTE_SIZE = 1
-    FIELD_EXISTS = 2
-    FIELD_SIGNED = 3
-    FIELD_LSHIFT_U64 = 4
-    FIELD_RSHIFT_U64 = 5
-    TYPE_ID_LOCAL = 6
-    TYPE_ID_TARGET = 7
-    TYPE_EXISTS = 8
-    TYPE_SIZE = 9
-    ENUMVAL_EXISTS = 10
-    ENUMVAL_VALUE = 11
-    TYPE_MATCHES = 12
+    FIELD_BYTE_OFFSET = relo.FIELD_BYTE_OFFSET
+    FIELD_BYTE_SIZE = relo.FIELD_BYTE_SIZE
+    FIELD_EXISTS = relo.FIELD_EXISTS
+    FIELD_SIGNED = relo.FIELD_SIGNED
+    FIELD_LSHIFT_U64 = relo.FIELD_LSHIFT_U64
+    FIELD_RSHIFT_U64 = relo.FIELD_RSHIFT_U64
+    TYPE_ID_LOCAL = relo.TYPE_ID_LOCAL
+    TYPE_ID_TARGET = relo.TYPE_ID_TARGET
+    TYPE_EXISTS = relo.TYPE_EXISTS
+    TYPE_SIZE = relo.TYPE_SIZE
+    ENUMVAL_EXISTS = relo.ENUMVAL_EXISTS
+    ENUMVAL_VALUE = relo.ENUMVAL_VALUE
+    TYPE_MATCHES = relo.TYPE_MATCHES
 
     @property
     def short(self) -> str:

@@ -289,18 +289,21 @@ def load(
     base: Spec | None = None,
     source: str | None = None,
     max_size: int = DEFAULT_MAX_SIZE,
+    name_column: bool = False,
 ) -> Spec:
     """Parse the BTF found in ``src`` (a path or the bytes of any supported container).
 
     ``base`` makes the result split BTF on it (module BTF on vmlinux). An ELF's own
     ``.BTF.base`` is used as base when ``base`` is None. ``source`` overrides the name used
-    in errors and ``Spec.source``. Raises :class:`~btf.errors.BTFError` subclasses only.
+    in errors and ``Spec.source``. ``name_column`` is passed to :class:`~btf.spec.Spec`
+    (for callers about to search many names). Raises :class:`~btf.errors.BTFError`
+    subclasses only.
     """
     found = read_blobs(src, source=source, max_size=max_size)
-    return _spec(found, base)
+    return _spec(found, base, name_column)
 
 
-def _spec(found: BTFBlobs, base: Spec | None) -> Spec:
+def _spec(found: BTFBlobs, base: Spec | None, name_column: bool = False) -> Spec:
     if found.base is not None:
         if base is not None:
             raise BTFSourceError(
@@ -309,11 +312,15 @@ def _spec(found: BTFBlobs, base: Spec | None) -> Spec:
                 source=found.source,
             )
         base = Spec(found.base, source=f"{found.source}:.BTF.base", ptr_size=found.ptr_size)
-    return Spec(found.btf, source=found.source, base=base, ptr_size=found.ptr_size)
+    return Spec(found.btf, source=found.source, base=base, ptr_size=found.ptr_size,
+                name_column=name_column)
 
 
-def running_kernel(path: str | os.PathLike[str] = f"{SYSFS_BTF}/vmlinux") -> Spec:
-    """The running kernel's BTF, read from sysfs (mapped privately when the kernel allows)."""
+def running_kernel(path: str | os.PathLike[str] = f"{SYSFS_BTF}/vmlinux", *,
+                   name_column: bool = False) -> Spec:
+    """The running kernel's BTF, read from sysfs (mapped privately when the kernel allows).
+
+    ``name_column`` is passed to :class:`~btf.spec.Spec`."""
     p = os.fspath(path)
     if not os.path.exists(p):
         raise BTFNotFoundError(
@@ -323,7 +330,7 @@ def running_kernel(path: str | os.PathLike[str] = f"{SYSFS_BTF}/vmlinux") -> Spe
         data = buf[:]
     if detect_byteorder(data) is None:
         raise BTFFormatError("does not start with the BTF magic", source=name)
-    return Spec(data, source=name)
+    return Spec(data, source=name, name_column=name_column)
 
 
 def running_modules(

@@ -149,6 +149,11 @@ class Spec:
     scan's result on disk for blobs of 1 MiB or more, keyed by size and CRC-32 of the blob
     (and of its base): opening the same kernel BTF again then costs a CRC and a 1 MB read
     instead of the ~25 ms scan. A missing, stale or damaged cache file is simply rebuilt.
+
+    ``name_column=True`` records every type's ``name_off`` during the scan (~+30 % scan
+    time), which makes each later name search ~3x cheaper and avoids importing ``re``: for
+    callers that will search many names, such as CO-RE's candidate search. The cache
+    always holds the column.
     """
 
     first_id: int
@@ -163,6 +168,7 @@ class Spec:
         base: Spec | None = None,
         ptr_size: int | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
+        name_column: bool = False,
     ) -> None:
         self.source = source
         self.base = base
@@ -185,7 +191,7 @@ class Spec:
         self._w: memoryview | array[int] = self._words()
         if cache_dir is None:
             cache_dir = os.environ.get(CACHE_ENV) or None
-        self._offs, self._names = self._index(cache_dir)
+        self._offs, self._names = self._index(cache_dir, name_column)
         #: Number of ids including void and the base's ids (libbpf ``btf__type_cnt``).
         self.type_count = self.first_id + len(self._offs)
         self._cache: dict[int, Type] = {}
@@ -339,12 +345,15 @@ class Spec:
         single, elem = sizes
         return 3 + (single + vlen * elem) // 4
 
-    def _index(self, cache_dir: str | os.PathLike[str] | None
+    def _index(self, cache_dir: str | os.PathLike[str] | None, name_column: bool
                ) -> tuple[array[int], array[int] | None]:
-        """The offset column, and the name column when it comes cheaply: from the on-disk
-        cache when valid, else a scan (with names only when the result is cached)."""
+        """The offset column, and the name column when asked for or when it comes cheaply:
+        from the on-disk cache when valid, else a scan (with names when the result is
+        cached or ``name_column``)."""
         if cache_dir is None or len(self._data) < CACHE_MIN_SIZE:
             self._crc = 0
+            if name_column:
+                return self._scan_with_names()
             return self._scan(), None
         import zlib
 

@@ -92,10 +92,14 @@ def make_target_btf(name: str, spec: Spec, is_module: bool = False) -> Any:
 
 
 def load_btf(path: PathLike, base: Spec | None = None) -> Spec:
-    """Any BTF file: raw, ELF ``.BTF`` (vmlinux, .ko, .o), compressed, vmlinuz, .deb."""
+    """Any BTF file: raw, ELF ``.BTF`` (vmlinux, .ko, .o), compressed, vmlinuz, .deb.
+
+    A target vmlinux is scanned with its name column: the candidate search looks up one
+    name per distinct root type, and with the column each look-up is ~3x cheaper.
+    """
     from btf import sources
 
-    return sources.load(path, base=base)
+    return sources.load(path, base=base, name_column=base is None)
 
 
 def module_name(path: PathLike) -> str:
@@ -297,5 +301,6 @@ def _running_kernel(cache: bool = False) -> tuple[Spec, str]:
 
     source = f"running kernel ({SYS_VMLINUX})"
     if cache:
-        return _cached(SYS_VMLINUX, lambda: sources.running_kernel(SYS_VMLINUX)), source
-    return sources.running_kernel(SYS_VMLINUX), source
+        return _cached(SYS_VMLINUX, lambda: sources.running_kernel(SYS_VMLINUX,
+                                                                   name_column=True)), source
+    return sources.running_kernel(SYS_VMLINUX, name_column=True), source

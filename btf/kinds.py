@@ -70,6 +70,13 @@ SIZED_KINDS = frozenset(
 #: Kinds that CO-RE skips when resolving a type (modifiers; TYPE_TAG behaves like one).
 MODIFIER_KINDS = frozenset({KindNum.VOLATILE, KindNum.CONST, KindNum.RESTRICT, KindNum.TYPE_TAG})
 
+#: Kinds whose size is that of the type in their third header word (libbpf's
+#: ``btf__resolve_size`` follows them): typedefs, modifiers, VAR and DECL_TAG.
+SIZE_FOLLOW_KINDS = frozenset(
+    {KindNum.TYPEDEF, KindNum.VOLATILE, KindNum.CONST, KindNum.RESTRICT, KindNum.VAR,
+     KindNum.DECL_TAG, KindNum.TYPE_TAG}
+)
+
 #: Kinds that reference another type through the third header word.
 REF_KINDS = frozenset(
     {

@@ -35,8 +35,11 @@ from .kinds import (
     KIND_SHIFT,
     MAX_KNOWN_KIND,
     MODIFIER_KINDS,
+    REF_KINDS,
+    SIZE_FOLLOW_KINDS,
     SIZED_KINDS,
     VLEN_MASK,
+    KindNum,
     kind_name,
 )
 from .names import essential_name
@@ -87,15 +90,16 @@ _CACHE_VERSION = 1
 _CACHE_HEAD = struct.Struct("=16sIIIIIII")  # magic, version, size, crc, base crc, n, crc*2
 
 # Kind numbers as plain module-level ints for the hot paths (faster than attribute access).
-_INT, _PTR, _ARRAY, _STRUCT, _UNION, _ENUM, _FWD, _TYPEDEF = 1, 2, 3, 4, 5, 6, 7, 8
-_FUNC, _FUNC_PROTO, _VAR, _DATASEC, _DECL_TAG, _ENUM64 = 12, 13, 14, 15, 17, 19
+_INT, _PTR, _ARRAY, _STRUCT = KindNum.INT, KindNum.PTR, KindNum.ARRAY, KindNum.STRUCT
+_UNION, _ENUM, _FWD, _TYPEDEF = KindNum.UNION, KindNum.ENUM, KindNum.FWD, KindNum.TYPEDEF
+_FUNC, _FUNC_PROTO, _VAR = KindNum.FUNC, KindNum.FUNC_PROTO, KindNum.VAR
+_DATASEC, _DECL_TAG, _ENUM64 = KindNum.DATASEC, KindNum.DECL_TAG, KindNum.ENUM64
 #: Kinds whose third word is a type id that must exist (FWD and ARRAY leave it unused).
-_REF_CHECKED = frozenset({2, 8, 9, 10, 11, 12, 13, 14, 17, 18})
-#: Kinds ``resolve_size`` follows through their type word.
-_SIZE_FOLLOW = frozenset({8, 9, 10, 11, 14, 17, 18})
-_MODS = frozenset(int(k) for k in MODIFIER_KINDS)
+_REF_CHECKED = REF_KINDS
+_SIZE_FOLLOW = SIZE_FOLLOW_KINDS
+_MODS = MODIFIER_KINDS
 _MODS_TYPEDEF = _MODS | {_TYPEDEF}
-_SIZED = frozenset(int(k) for k in SIZED_KINDS)
+_SIZED = SIZED_KINDS
 
 _HeaderBase = namedtuple(
     "_HeaderBase",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -56,9 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (corepy.CorepyError, bpfload.LoaderError, OSError) as err:
         print(f"relocate_and_run: {err}", file=sys.stderr)
         return 1
-    counts: dict[str, int] = {}
-    for fixup in rel.fixups:
-        counts[fixup.outcome] = counts.get(fixup.outcome, 0) + 1
+    counts = Counter(fixup.outcome for fixup in rel.fixups)
     print(f"{len(rel.fixups)} CO-RE relocation(s): "
           + ", ".join(f"{n} {what}" for what, n in sorted(counts.items())))
     for name, ret in retvals.items():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from weakref import WeakKeyDictionary
 
-from btf.kinds import KindNum
+from btf.kinds import SIZE_FOLLOW_KINDS, SIZED_KINDS, KindNum
 from btf.spec import Spec
 from btf.types import Type
 
@@ -41,14 +41,8 @@ KIND_STR: dict[int, str] = {
 
 ENUM_KINDS = frozenset({KindNum.ENUM, KindNum.ENUM64})
 COMPOSITE_KINDS = frozenset({KindNum.STRUCT, KindNum.UNION})
-_SIZED = frozenset(
-    {KindNum.INT, KindNum.STRUCT, KindNum.UNION, KindNum.ENUM, KindNum.ENUM64, KindNum.DATASEC,
-     KindNum.FLOAT}
-)
-_FOLLOW = frozenset(
-    {KindNum.TYPEDEF, KindNum.VOLATILE, KindNum.CONST, KindNum.RESTRICT, KindNum.VAR,
-     KindNum.DECL_TAG, KindNum.TYPE_TAG}
-)
+_SIZED = SIZED_KINDS
+_FOLLOW = SIZE_FOLLOW_KINDS
 #: libbpf's MAX_RESOLVE_DEPTH.
 MAX_RESOLVE_DEPTH = 32
 U32 = 0xFFFFFFFF

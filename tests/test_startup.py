@@ -24,9 +24,16 @@ NEVER = {"re", "enum", "typing", "dataclasses", "argparse", "elftools", "constru
 
 
 def imported_by(argv: list[str], cwd: Path, cache: str = "off") -> set[str]:
-    """Top-level names of every module the launcher imports to run ``argv``."""
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "COREPY_BTF_CACHE": cache}
-    proc = subprocess.run([sys.executable, "-X", "importtime", str(LAUNCHER), *argv],
+    """Top-level names of every module the launcher imports to run ``argv``.
+
+    The interpreter runs with ``-S``: ``.pth`` files of the installation run before any of
+    our code and may import anything (CI's Python has one that loads certifi, and with it
+    ``re``, ``enum``, ``pathlib``, ``tempfile`` and ``typing``). The site directories stay
+    on the path through ``PYTHONPATH``, so third-party packages are still found.
+    """
+    path = [str(REPO), *(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(path), "COREPY_BTF_CACHE": cache}
+    proc = subprocess.run([sys.executable, "-S", "-X", "importtime", str(LAUNCHER), *argv],
                           capture_output=True, text=True, cwd=cwd, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     names = set()

@@ -184,6 +184,35 @@ def test_truncated_and_overlong_records(e: str) -> None:
 
 
 @E
+@pytest.mark.parametrize("name_column", [False, True])
+def test_scan_ends_exactly_at_the_section_end(e: str, name_column: bool) -> None:
+    """Cut the type section at every word of its last record (the struct ``S``, four
+    members): a partial record is an error naming it; cutting it whole leaves the rest."""
+    b = sample(e)
+    b.add("STRUCT", "S", 4, *(w for i in range(4) for w in (b.s(f"m{i}"), 1, 8 * i)), vlen=4)
+    good = b.blob()
+    full = Spec(good, name_column=name_column)
+    last = full.own_ids[-1]
+    hdr = full.header
+    rec_words = hdr.type_len // 4 - full.type_offset(last)
+    assert rec_words == 3 + 3 * 4
+    at = hdr.hdr_len + hdr.type_off + 4 * full.type_offset(last)  # file offset of S
+    for cut in range(1, rec_words + 1):
+        blob = _patch(good, 12, e + "I", hdr.type_len - 4 * cut)
+        if cut < rec_words:
+            msg = rf"type \[{last}\] at offset {at} runs past the end"
+            with pytest.raises(BTFFormatError, match=msg):
+                Spec(blob, name_column=name_column)
+        else:
+            short = Spec(blob, name_column=name_column)
+            assert short.own_ids == range(1, last)
+            assert [short.name(i) for i in short.own_ids] == [full.name(i) for i in
+                                                               range(1, last)]
+    empty = Spec(_patch(good, 12, e + "I", 0), name_column=name_column)
+    assert len(empty.own_ids) == 0 and empty.find_by_name("S") == []
+
+
+@E
 def test_24_bit_vlen(e: str) -> None:
     b = Builder(e)
     n = 70000  # above the old 16-bit limit

@@ -94,12 +94,8 @@ _INT, _PTR, _ARRAY, _STRUCT = KindNum.INT, KindNum.PTR, KindNum.ARRAY, KindNum.S
 _UNION, _ENUM, _FWD, _TYPEDEF = KindNum.UNION, KindNum.ENUM, KindNum.FWD, KindNum.TYPEDEF
 _FUNC, _FUNC_PROTO, _VAR = KindNum.FUNC, KindNum.FUNC_PROTO, KindNum.VAR
 _DATASEC, _DECL_TAG, _ENUM64 = KindNum.DATASEC, KindNum.DECL_TAG, KindNum.ENUM64
-#: Kinds whose third word is a type id that must exist (FWD and ARRAY leave it unused).
-_REF_CHECKED = REF_KINDS
-_SIZE_FOLLOW = SIZE_FOLLOW_KINDS
-_MODS = MODIFIER_KINDS
-_MODS_TYPEDEF = _MODS | {_TYPEDEF}
-_SIZED = SIZED_KINDS
+#: What skip_mods_and_typedefs follows.
+_MODS_TYPEDEF = MODIFIER_KINDS | {_TYPEDEF}
 
 _HeaderBase = namedtuple(
     "_HeaderBase",
@@ -760,7 +756,7 @@ class Spec:
         if name is None:
             name = self._name(type_id, name_off, "")
         t = Type(type_id, kind, name, name_off, info, st, 4 * pos)
-        if kind in _REF_CHECKED and st >= self.type_count:
+        if kind in REF_KINDS and st >= self.type_count:
             raise self._bad_ref(type_id, st, kind_name(kind))
         if kind == _FUNC:
             if st >= self.first_id:
@@ -1062,7 +1058,7 @@ class Spec:
     # ------------------------------------------------------------------ helpers for CO-RE
     def skip_mods(self, type_id: int) -> int:
         """Follow const/volatile/restrict/type_tag links."""
-        return self._follow(type_id, _MODS, "modifier")
+        return self._follow(type_id, MODIFIER_KINDS, "modifier")
 
     def skip_mods_and_typedefs(self, type_id: int) -> int:
         """Follow modifiers and typedefs to the underlying type (libbpf's rule)."""
@@ -1093,13 +1089,13 @@ class Spec:
         for _ in range(MAX_RESOLVE_DEPTH):
             _no, info, st = self.header_words(type_id)
             k = (info >> 24) & 0x7F
-            if k in _SIZED:
+            if k in SIZED_KINDS:
                 size = st
                 break
             if k == _PTR:
                 size = self.ptr_size
                 break
-            if k in _SIZE_FOLLOW:
+            if k in SIZE_FOLLOW_KINDS:
                 type_id = st
                 continue
             if k == _ARRAY:

@@ -41,8 +41,6 @@ KIND_STR: dict[int, str] = {
 
 ENUM_KINDS = frozenset({KindNum.ENUM, KindNum.ENUM64})
 COMPOSITE_KINDS = frozenset({KindNum.STRUCT, KindNum.UNION})
-_SIZED = SIZED_KINDS
-_FOLLOW = SIZE_FOLLOW_KINDS
 #: libbpf's MAX_RESOLVE_DEPTH.
 MAX_RESOLVE_DEPTH = 32
 U32 = 0xFFFFFFFF
@@ -97,13 +95,13 @@ def resolve_size(spec: Spec, type_id: int, ptr_size: int) -> int:
             break
         t = spec.type(tid)
         k = t.kind
-        if k in _SIZED:
+        if k in SIZED_KINDS:
             size = t.size_type
             break
         if k == KindNum.PTR:
             size = ptr_size
             break
-        if k in _FOLLOW:
+        if k in SIZE_FOLLOW_KINDS:
             tid = t.size_type
             continue
         if k == KindNum.ARRAY:

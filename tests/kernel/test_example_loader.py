@@ -59,7 +59,7 @@ def test_relocate_in_memory_then_load(host_bpf: None, target: Path | None) -> No
     assert _u64(values["out_pid_offset"]) == selfcheck.kernel_inputs(HOST_BTF)["in_pid_offset"]
 
 
-def test_cli_reports_relocation_errors_without_traceback(tmp_path: Path,
+def test_cli_reports_a_bad_object_in_one_line(tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str],
                                                          ) -> None:
     """A file that is not an object: one line, exit 1, before any bpf() call."""
